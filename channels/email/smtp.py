@@ -1,0 +1,125 @@
+"""The SMTP receiver: aiosmtpd owns the protocol, this handler owns the promise.
+
+We answer ``250`` only after durable intake returned, ``451`` (try again
+later) when the store cannot take the message, ``550`` for recipients we do
+not serve (never an open relay) and ``552`` for oversize messages (aiosmtpd
+enforces ``data_size_limit`` while reading DATA).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from channels.email.keys import email_source_keys
+from ingest import metrics
+from ingest.config import SmtpConfig
+from ingest.errors import IntakeUnavailable
+from ingest.logs import get_logger
+from ingest.model import Channel, ChannelMeta, utcnow
+
+log = get_logger("smtp")
+
+AcceptFn = Callable[[bytes, ChannelMeta], Any]
+
+
+class IntakeHandler:
+    """aiosmtpd handler: recipient policy and durable intake."""
+
+    def __init__(self, accept: AcceptFn, config: SmtpConfig, *, threads: int = 8) -> None:
+        self.accept = accept
+        self.config = config
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="intake")
+
+    def serves(self, address: str) -> bool:
+        """Whether we take mail for this recipient address."""
+        address = address.strip().lower()
+        domain = address.rpartition("@")[2]
+        return address in self.config.accept_addresses or domain in self.config.accept_domains
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        """Refuse every recipient we do not serve: we are never an open relay."""
+        if not self.serves(address):
+            return "550 5.7.1 Relaying denied: this server accepts mail only for its own addresses"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        """Store durably, then say 250; on any storage failure say 451."""
+        content: bytes = envelope.original_content or envelope.content or b""
+        meta = ChannelMeta(
+            channel=Channel.EMAIL, transport="smtp", received_at=utcnow(),
+            source_keys=email_source_keys(content),
+            envelope_from=envelope.mail_from or None,
+            envelope_to=tuple(envelope.rcpt_tos), peer=str(session.peer[0]) if session.peer
+            else None,
+            detail={"helo": str(session.host_name or ""), "tls": str(session.ssl is not None),
+                    "authenticated": str(bool(session.authenticated))},
+        )
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        try:
+            receipt = await loop.run_in_executor(self._executor, self.accept, content, meta)
+        except IntakeUnavailable:
+            metrics.SMTP_REPLIES.labels(code="451").inc()
+            return "451 4.3.0 Temporarily unable to store the message; please try again later"
+        except Exception:
+            log.exception("smtp.accept_failed")
+            metrics.SMTP_REPLIES.labels(code="451").inc()
+            return "451 4.3.0 Temporary local error; please try again later"
+        metrics.ACCEPT_SECONDS.labels(channel="email").observe(time.perf_counter() - started)
+        metrics.SMTP_REPLIES.labels(code="250").inc()
+        return f"250 2.0.0 OK: queued as {receipt.intake_id}"
+
+    def close(self) -> None:
+        """Let in-flight intakes finish, then stop the thread pool."""
+        self._executor.shutdown(wait=True)
+
+
+def _tls_context(config: SmtpConfig) -> ssl.SSLContext | None:
+    if not config.tls.cert_file:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(config.tls.cert_file, config.tls.key_file)
+    return ctx
+
+
+def _authenticator(config: SmtpConfig) -> Callable[..., AuthResult] | None:
+    if not config.auth_users:
+        return None
+    users = {u.username: u.password_env for u in config.auth_users}
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str,
+                     auth_data: Any) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login = auth_data.login.decode("utf-8", "replace")
+        env = users.get(login)
+        expected = os.environ.get(env or "", "")
+        ok = bool(env and expected) and auth_data.password.decode("utf-8", "replace") == expected
+        return AuthResult(success=ok, handled=False)
+
+    return authenticate
+
+
+def make_controller(handler: IntakeHandler, config: SmtpConfig, *,
+                    port: int | None = None) -> Controller:
+    """An aiosmtpd controller (server in its own thread) with our limits and TLS/AUTH."""
+    tls = _tls_context(config)
+    return Controller(
+        handler, hostname=config.host, port=port or config.port,
+        server_hostname=config.hostname, ident="KCS intake",
+        data_size_limit=config.max_message_bytes, enable_SMTPUTF8=True, decode_data=False,
+        tls_context=tls, require_starttls=bool(tls and config.tls.require_starttls),
+        authenticator=_authenticator(config), auth_required=config.auth_required,
+        auth_require_tls=tls is not None,
+    )

@@ -1,0 +1,78 @@
+"""Wiring: build the parts of a process from settings, in one place.
+
+Every entry point (``kcs smtp``, ``kcs worker``, the web app, tests) calls
+``Runtime.build``; no module reads configuration on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import dramatiq
+
+from ingest.blobs import BlobStore
+from ingest.broker import make_broker
+from ingest.config import Settings, load_settings
+from ingest.db import Intake as IntakeRow
+from ingest.intake import START_ACTOR, Intake
+from ingest.model import utcnow
+from ingest.store import Store
+
+
+@dataclass
+class Runtime:
+    """The long-lived objects of one process."""
+
+    settings: Settings
+    store: Store
+    blobs: BlobStore
+    intake: Intake
+    _broker: dramatiq.Broker | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(cls, settings: Settings | None = None, *, migrate: bool = True) -> Runtime:
+        """Load settings (once), open the store, and migrate the schema if asked."""
+        settings = settings or load_settings()
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        store = Store(settings.database_url)
+        if migrate:
+            store.migrate()
+        blobs = BlobStore(settings.blob_dir)
+        intake = Intake(store, blobs, settings.kcs.pipeline.queue)
+        return cls(settings, store, blobs, intake)
+
+    @property
+    def broker(self) -> dramatiq.Broker:
+        """The process's Dramatiq broker, created on first use."""
+        if self._broker is None:
+            self._broker = make_broker(self.settings)
+        return self._broker
+
+    def pipeline(self, classifier: Any = None) -> Any:
+        """The pipeline with its actors declared on this process's broker."""
+        from ingest.pipeline import Pipeline
+
+        pipeline = Pipeline(self.settings, self.store, self.blobs, self.broker, classifier)
+        pipeline.register()
+        return pipeline
+
+    def replay(self, intake_id: str) -> str:
+        """Send a dead or rejected item through again from the stage that stopped it."""
+        from ingest.pipeline import STAGES, actor_name
+
+        with self.store.transaction() as session:
+            row = session.get(IntakeRow, intake_id, with_for_update=True)
+            if row is None:
+                raise KeyError(intake_id)
+            if row.state not in {"dead", "rejected"}:
+                raise ValueError(f"item {intake_id} is {row.state}, not a dead letter")
+            stage = row.stage if row.state == "dead" and row.stage in STAGES else "normalise"
+            actor = START_ACTOR if stage == "normalise" else actor_name(stage)
+            row.state = "accepted"
+            row.reason_code = None
+            row.reason_detail = None
+            row.updated_at = utcnow()
+            self.store.add_outbox(session, intake_id, self.settings.kcs.pipeline.queue, actor,
+                                  {"args": [intake_id]})
+        return stage

@@ -1,0 +1,50 @@
+"""Errors of the intake core, as one shallow tree.
+
+    KcsError
+    ├── ConfigError            config file wrong: names file, key and line
+    ├── IntakeUnavailable      the store cannot take the message now (answer 451)
+    ├── InputRejected          the input can never be processed (reason code)
+    └── StageError             a pipeline stage failed (retried, then dead letter)
+
+Channels catch ``IntakeUnavailable`` and answer "try later" on their protocol;
+they never answer "received" unless ``accept`` returned.
+"""
+
+from __future__ import annotations
+
+from ingest.reasons import ReasonCode
+
+
+class KcsError(Exception):
+    """Root of every error the product raises on purpose."""
+
+
+class ConfigError(KcsError):
+    """A configuration file is wrong; the message says where and how to fix it."""
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None,
+                 line: int | None = None) -> None:
+        where = ":".join(str(p) for p in (file, line) if p is not None)
+        prefix = f"{where}: " if where else ""
+        keypart = f"{key}: " if key else ""
+        super().__init__(f"{prefix}{keypart}{message}")
+        self.file = file
+        self.key = key
+        self.line = line
+
+
+class IntakeUnavailable(KcsError):
+    """The blob store or database could not durably take the message."""
+
+
+class InputRejected(KcsError):
+    """The input cannot be processed at all; it is kept with this reason code."""
+
+    def __init__(self, reason: ReasonCode, detail: str = "") -> None:
+        super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
+        self.reason = reason
+        self.detail = detail
+
+
+class StageError(KcsError):
+    """A pipeline stage could not finish; Dramatiq retries it with backoff."""

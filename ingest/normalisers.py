@@ -1,0 +1,32 @@
+"""Which channel adapter turns a raw original into a ``NormalisedMessage``.
+
+The pipeline calls ``normalise`` and knows nothing else about channels; each
+channel registers the function that reads its own raw format.
+"""
+
+from __future__ import annotations
+
+from channels.email.normalise import EmailLimits, normalise_email
+
+from ingest.config import Settings
+from ingest.model import Channel, ChannelMeta, NormalisedMessage
+
+
+def _email(raw: bytes, meta: ChannelMeta, settings: Settings
+           ) -> tuple[NormalisedMessage, dict[str, bytes]]:
+    limits = EmailLimits(**settings.kcs.email_limits.model_dump())
+    parsed = normalise_email(raw, limits)
+    return parsed.message, parsed.blobs
+
+
+_BY_CHANNEL = {Channel.EMAIL: _email}
+
+
+def normalise(raw: bytes, meta: ChannelMeta, settings: Settings
+              ) -> tuple[NormalisedMessage, dict[str, bytes]]:
+    """The message and the attachment bytes to store (sha256 → bytes)."""
+    try:
+        reader = _BY_CHANNEL[meta.channel]
+    except KeyError:
+        raise NotImplementedError(f"no normaliser for channel {meta.channel.value}") from None
+    return reader(raw, meta, settings)

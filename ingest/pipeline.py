@@ -1,0 +1,352 @@
+"""The pipeline: normalise → classify → link → route → publish → acknowledge.
+
+Each stage is a Dramatiq actor that receives only an intake id. A stage:
+
+1. loads what earlier stages stored for the item;
+2. returns at once if its own result is already stored (redelivery, replay);
+3. computes its result;
+4. commits, in one transaction, its result and the outbox row for the next
+   stage (or, for ``publish``, the downstream item);
+5. after the commit, hands that outbox row to the broker (the relay does it
+   later if the broker is down).
+
+So a worker killed at any point either left no trace of the stage (it runs
+again) or left the result and the next message together (it is skipped), and
+nothing is published twice. Failures are retried with backoff; when retries
+run out the item becomes a dead letter (state ``dead``) that
+``kcs dead-letters replay`` sends through again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import dramatiq
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from dedupe import linker
+from ingest import ack, contract, metrics
+from ingest.blobs import BlobStore
+from ingest.config import Settings
+from ingest.db import Arende, Intake, Item, Outbox, Publication
+from ingest.errors import InputRejected, StageError
+from ingest.logs import get_logger
+from ingest.model import ChannelMeta, NormalisedMessage, as_utc, utcnow
+from ingest.normalisers import normalise
+from ingest.relay import send_row
+from ingest.routing import route
+from ingest.store import Store
+
+log = get_logger("pipeline")
+
+STAGES: tuple[str, ...] = ("normalise", "classify", "link", "route", "publish", "acknowledge")
+COLUMN = {"normalise": "normalised", "classify": "classification", "link": "link",
+          "route": "routing", "publish": "published", "acknowledge": "acknowledgement"}
+DEAD_LETTER_ACTOR = "kcs.dead_letter"
+
+
+def actor_name(stage: str) -> str:
+    """Broker name of a stage's actor."""
+    return f"kcs.{stage}"
+
+
+class Classifier(Protocol):
+    """What the classify stage needs from a classifier."""
+
+    def classify(self, subject: str, text: str, channel: str) -> Any:
+        """A result with ``to_dict()``, or a mapping, in the ``classification`` shape."""
+
+
+class PlaceholderClassifier:
+    """Sends every item to manual triage; used until a trained model is configured."""
+
+    model_version = "placeholder-0"
+
+    def classify(self, subject: str, text: str, channel: str) -> dict[str, Any]:
+        """Always 'I don't know': a person decides."""
+        return {"huvudkategori": None, "arendetyp": None, "arendeklass": None,
+                "flags": {"sekretess": False, "akut": False, "myndighetsutovning": False,
+                          "tolk": False},
+                "language": "und", "confidence": {}, "needs_triage": True,
+                "reasons": ["no_model"], "model_version": self.model_version,
+                "explanation": {}}
+
+
+@dataclass
+class View:
+    """An item as a stage sees it: the intake row and what earlier stages stored."""
+
+    intake: Intake
+    item: Item
+
+    @property
+    def meta(self) -> ChannelMeta:
+        """Channel metadata recorded at intake."""
+        return ChannelMeta.from_dict(self.intake.meta)
+
+    @property
+    def message(self) -> NormalisedMessage:
+        """The normalised message (after the normalise stage)."""
+        assert self.item.normalised is not None
+        return NormalisedMessage.from_dict(self.item.normalised)
+
+
+StageFn = Callable[[View], dict[str, Any]]
+CommitHook = Callable[[Session, View, dict[str, Any]], None]
+
+
+class Pipeline:
+    """Stage logic plus the machinery that makes each stage idempotent."""
+
+    def __init__(self, settings: Settings, store: Store, blobs: BlobStore,
+                 broker: dramatiq.Broker, classifier: Classifier | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.blobs = blobs
+        self.broker = broker
+        self.classifier: Classifier = classifier or PlaceholderClassifier()
+        self.queue = settings.kcs.pipeline.queue
+        self.stages: dict[str, StageFn] = {
+            "normalise": self._normalise, "classify": self._classify, "link": self._link,
+            "route": self._route, "publish": self._publish, "acknowledge": self._acknowledge,
+        }
+        self.commit_hooks: dict[str, CommitHook] = {
+            "link": self._commit_link, "route": self._commit_route,
+            "publish": self._commit_publish,
+        }
+
+    # -- actors -------------------------------------------------------------
+
+    def register(self) -> dict[str, dramatiq.Actor[Any, Any]]:
+        """Declare one actor per stage, and the dead-letter actor, on ``self.broker``."""
+        cfg = self.settings.kcs.pipeline
+        actors: dict[str, dramatiq.Actor[Any, Any]] = {}
+        for stage in STAGES:
+            def handler(intake_id: str, _stage: str = stage) -> None:
+                self.run_stage(_stage, intake_id)
+
+            handler.__name__ = f"stage_{stage}"
+            actors[stage] = dramatiq.actor(
+                handler, actor_name=actor_name(stage), queue_name=self.queue,
+                broker=self.broker, max_retries=cfg.max_retries,
+                min_backoff=cfg.min_backoff_ms, max_backoff=cfg.max_backoff_ms,
+                time_limit=cfg.stage_time_limit_ms, on_retry_exhausted=DEAD_LETTER_ACTOR)
+
+        def dead_letter(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
+            self.record_dead_letter(message, retry_info)
+
+        actors["dead_letter"] = dramatiq.actor(
+            dead_letter, actor_name=DEAD_LETTER_ACTOR, queue_name=self.queue,
+            broker=self.broker, max_retries=20)
+        return actors
+
+    def record_dead_letter(self, message: Mapping[str, Any], retry_info: Mapping[str, Any]
+                           ) -> None:
+        """Retries ran out: keep the item visible to staff with a reason code."""
+        args = message.get("args") or [None]
+        intake_id = args[0]
+        stage = str(message.get("actor_name", "")).removeprefix("kcs.")
+        trace = str(message.get("options", {}).get("traceback", "")).strip().splitlines()
+        detail = f"{stage}: {trace[-1] if trace else 'unknown error'}"[:500]
+        if isinstance(intake_id, str):
+            self.store.set_state(intake_id, "dead", stage=stage,
+                                 reason_code="stage_failed", reason_detail=detail)
+            log.error("pipeline.dead_letter", intake_id=intake_id, stage=stage,
+                      retries=retry_info.get("retries"))
+
+    # -- the idempotent stage runner ------------------------------------------
+
+    def run_stage(self, stage: str, intake_id: str) -> None:
+        """Run one stage for one item, at most once in effect (see module docstring).
+
+        The work itself runs outside any transaction, so a slow stage never
+        holds a database lock that intake is waiting for.
+        """
+        started = time.perf_counter()
+        column = COLUMN[stage]
+        with self.store.transaction() as session:
+            intake = session.get(Intake, intake_id)
+            item = session.get(Item, intake_id)
+        if intake is None:
+            log.warning("pipeline.unknown_item", intake_id=intake_id, stage=stage)
+            return
+        if intake.state == "rejected" or (item is not None and getattr(item, column)):
+            metrics.STAGE_RESULTS.labels(stage=stage, result="skipped").inc()
+            return
+        view = View(intake, item or Item(intake_id=intake_id, updated_at=utcnow()))
+        _fault_injection(stage)
+        try:
+            result = self.stages[stage](view)
+        except InputRejected as exc:
+            self.store.set_state(intake_id, "rejected", stage=stage,
+                                 reason_code=exc.reason.value, reason_detail=exc.detail[:500])
+            metrics.STAGE_RESULTS.labels(stage=stage, result="rejected").inc()
+            log.info("pipeline.rejected", intake_id=intake_id, stage=stage,
+                     reason=exc.reason.value)
+            return
+        with self.store.transaction() as session:
+            item = session.get(Item, intake_id, with_for_update=True)
+            if item is None:
+                item = Item(intake_id=intake_id, updated_at=utcnow())
+                session.add(item)
+            elif getattr(item, column) is not None:
+                return  # a concurrent copy of this message finished first
+            view = View(intake, item)
+            hook = self.commit_hooks.get(stage)
+            if hook is not None:
+                hook(session, view, result)
+            setattr(item, column, {k: v for k, v in result.items() if k != "item"})
+            item.updated_at = utcnow()
+            next_rows = self._next_rows(session, stage, intake_id, result)
+            last = stage == STAGES[-1]
+            session.execute(update(Intake).where(Intake.id == intake_id).values(
+                state="done" if last else "processing", stage=stage, reason_code=None,
+                reason_detail=None, updated_at=utcnow()))
+        for row in next_rows:
+            send_row(self.store, self.broker, row)
+        metrics.STAGE_SECONDS.labels(stage=stage).observe(time.perf_counter() - started)
+        metrics.STAGE_RESULTS.labels(stage=stage, result="done").inc()
+        log.info("pipeline.stage_done", intake_id=intake_id, stage=stage)
+
+    def _next_rows(self, session: Session, stage: str, intake_id: str,
+                   result: dict[str, Any]) -> list[Outbox]:
+        rows: list[Outbox] = []
+        if stage == "publish":
+            rows.append(Outbox(intake_id=intake_id, queue=result["queue"],
+                               actor=contract.ITEM_ACTOR, payload={"args": [result["item"]]},
+                               created_at=utcnow(), sent_at=None, attempts=0))
+        index = STAGES.index(stage)
+        if index + 1 < len(STAGES):
+            rows.append(Outbox(intake_id=intake_id, queue=self.queue,
+                               actor=actor_name(STAGES[index + 1]),
+                               payload={"args": [intake_id]}, created_at=utcnow(),
+                               sent_at=None, attempts=0))
+        session.add_all(rows)
+        session.flush()
+        return rows
+
+    # -- stages ---------------------------------------------------------------
+
+    def _normalise(self, view: View) -> dict[str, Any]:
+        raw = self.blobs.get(view.intake.raw_sha256)
+        message, blobs = normalise(raw, view.meta, self.settings)
+        for data in blobs.values():
+            self.blobs.put(data)
+        return message.to_dict()
+
+    def _classify(self, view: View) -> dict[str, Any]:
+        message = view.message
+        texts = [message.body] + [f"[Bilaga: {a.filename}]\n{a.text}"
+                                  for a in message.attachments if a.text]
+        raw_result = self.classifier.classify(message.subject, "\n\n".join(texts),
+                                              view.meta.channel.value)
+        result = dict(raw_result.to_dict() if hasattr(raw_result, "to_dict") else raw_result)
+        flags = dict(result.get("flags", {}))
+        flags["anonym"] = message.sender.anonymous
+        result["flags"] = flags
+        return result
+
+    def _link(self, view: View) -> dict[str, Any]:
+        message = view.message
+        ids = linker.candidates_in(message.subject, message.body, message.in_reply_to,
+                                   message.references)
+        known: dict[str, str | None] = {}
+        if ids:
+            with self.store.transaction() as session:
+                known = {a.id: a.sender_email for a in
+                         (session.get(Arende, i) for i in ids) if a is not None}
+        decision = linker.decide(
+            subject=message.subject, body=message.body, sender_email=message.sender.email,
+            in_reply_to=message.in_reply_to, references=message.references,
+            our_domain=self.settings.kcs.outbound.message_id_domain, arende_sender=known)
+        return decision.to_dict()
+
+    def _commit_link(self, session: Session, view: View, result: dict[str, Any]) -> None:
+        """Open the new ärende (numbered inside this transaction) or touch the old one."""
+        now = utcnow()
+        if result["new"]:
+            year = as_utc(view.intake.received_at).year
+            result["arende_id"] = linker.new_arende_id(
+                year, self.store.next_arende_seq(session, year))
+            message = view.message
+            classification = view.item.classification or {}
+            session.add(Arende(id=result["arende_id"], created_at=now, last_activity_at=now,
+                               status="open", sender_email=message.sender.email,
+                               sender_phone=message.sender.phone,
+                               huvudkategori=classification.get("huvudkategori"),
+                               arendetyp=classification.get("arendetyp")))
+        else:
+            session.execute(update(Arende).where(Arende.id == result["arende_id"])
+                            .values(last_activity_at=now))
+        view.item.arende_id = result["arende_id"]
+
+    def _route(self, view: View) -> dict[str, Any]:
+        classification = view.item.classification or {}
+        return route(self.settings.routing, classification, classification.get("flags", {}))
+
+    def _commit_route(self, session: Session, view: View, result: dict[str, Any]) -> None:
+        if view.item.link and view.item.link.get("new"):
+            session.execute(update(Arende).where(Arende.id == view.item.arende_id)
+                            .values(owner=result["owner"]))
+
+    def _publish(self, view: View) -> dict[str, Any]:
+        message = view.message
+        classification = dict(view.item.classification or {})
+        flags = {k: bool(v) for k, v in classification.pop("flags", {}).items()}
+        for key in ("sekretess", "akut", "myndighetsutovning", "tolk", "anonym"):
+            flags.setdefault(key, False)
+        language = classification.pop("language", "und") or "und"
+        classification.setdefault("model_version", "unknown")
+        plan = ack.plan(message, view.meta, self.settings.kcs.outbound, flags)
+        routing = view.item.routing or {}
+        item = contract.build_item(
+            intake_id=view.intake.id, received_at=as_utc(view.intake.received_at).isoformat(),
+            meta=view.meta, message=message, language=language,
+            classification={k: classification.get(k) for k in
+                            ("huvudkategori", "arendetyp", "arendeklass", "confidence",
+                             "needs_triage", "model_version", "explanation")
+                            if k in classification},
+            flags=flags, link=view.item.link or {}, routing=routing, acknowledgement=plan,
+            raw_sha256=view.intake.raw_sha256, raw_size=view.intake.raw_size)
+        return {"queue": routing["queue"], "idempotency_key": item["idempotency_key"],
+                "published_at": item["published_at"], "acknowledgement_plan": plan,
+                "item": item}
+
+    def _commit_publish(self, session: Session, view: View, result: dict[str, Any]) -> None:
+        """The publication row's key is unique: a second publish cannot commit."""
+        key = result["idempotency_key"]
+        if session.get(Publication, key) is not None:
+            raise StageError(f"publication {key} exists without a stored publish result")
+        session.add(Publication(idempotency_key=key, intake_id=view.intake.id,
+                                queue=result["queue"], state="queued", created_at=utcnow(),
+                                sent_at=None))
+        metrics.PUBLISHED.labels(queue=result["queue"]).inc()
+
+    def _acknowledge(self, view: View) -> dict[str, Any]:
+        plan = (view.item.published or {}).get("acknowledgement_plan") or {}
+        if not plan.get("planned"):
+            return {"state": "skipped", "reason": plan.get("reason")}
+        message = view.message
+        arende_id = view.item.arende_id or ""
+        outbound = self.settings.kcs.outbound
+        msg = ack.compose_email(
+            to=plan["to"], arende_id=arende_id, subject=message.subject,
+            in_reply_to=message.message_id, references=message.references,
+            message_id=linker.our_message_id(arende_id, view.intake.id,
+                                             outbound.message_id_domain),
+            outbound=outbound)
+        delivery = ack.deliver_email(msg, outbound, self.settings.outbox_dir)
+        return {"channel": "email", "to_domain": plan["to"].rsplit("@", 1)[-1],
+                "message_id": msg["Message-ID"], "at": utcnow().isoformat(), **delivery}
+
+
+def _fault_injection(stage: str) -> None:
+    """Test seam: ``KCS_FAULT_DELAY=stage:seconds`` stalls a stage so a test can kill it."""
+    spec = os.environ.get("KCS_FAULT_DELAY", "")
+    if spec.partition(":")[0] == stage:
+        time.sleep(float(spec.partition(":")[2] or 0))

@@ -1,0 +1,240 @@
+"""The one place that talks to the database.
+
+Every write that must not be lost happens inside ``Store.transaction()``;
+callers compose several writes into one commit (an intake row and its outbox
+row, a stage result and the next stage's message).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ingest.db import (
+    Arende,
+    ArendeCounter,
+    ImapCheckpoint,
+    Intake,
+    IntakeKey,
+    Item,
+    Outbox,
+    Publication,
+    make_engine,
+)
+from ingest.model import utcnow
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic configuration without an ini file (the package carries its scripts)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url)
+    return cfg
+
+
+class Store:
+    """Database access for intake, pipeline, relay, CLI and web."""
+
+    def __init__(self, url: str, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine or make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (safe to run on every start)."""
+        cfg = alembic_config(self.url)
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def dispose(self) -> None:
+        """Close pooled connections (before fork, at shutdown)."""
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work commits together or not at all."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached (health checks)."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    # -- intake -----------------------------------------------------------
+
+    @staticmethod
+    def find_by_keys(session: Session, keys: list[str]) -> str | None:
+        """The intake id that already carries any of these duplicate keys."""
+        if not keys:
+            return None
+        return session.scalar(select(IntakeKey.intake_id).where(IntakeKey.key.in_(keys)).limit(1))
+
+    @staticmethod
+    def add_keys(session: Session, intake_id: str, keys: list[str]) -> None:
+        """Record duplicate keys for an intake row (caller's transaction)."""
+        for key in dict.fromkeys(keys):
+            session.add(IntakeKey(key=key, intake_id=intake_id))
+
+    def get_intake(self, intake_id: str) -> Intake | None:
+        """One intake row, detached."""
+        with self._sessions() as session:
+            return session.get(Intake, intake_id)
+
+    def set_state(self, intake_id: str, state: str, *, stage: str | None = None,
+                  reason_code: str | None = None, reason_detail: str | None = None) -> None:
+        """Move an item through its life cycle; reason code when it stops."""
+        values: dict[str, Any] = {"state": state, "updated_at": utcnow()}
+        if stage is not None:
+            values["stage"] = stage
+        if reason_code is not None or state in {"processing", "done", "accepted"}:
+            values["reason_code"] = reason_code
+            values["reason_detail"] = reason_detail
+        with self.transaction() as session:
+            session.execute(update(Intake).where(Intake.id == intake_id).values(**values))
+
+    def list_intake(self, states: tuple[str, ...], limit: int = 100) -> list[Intake]:
+        """Newest first, filtered by state (dead letters, rejections)."""
+        with self._sessions() as session:
+            rows = session.scalars(select(Intake).where(Intake.state.in_(states))
+                                   .order_by(Intake.received_at.desc()).limit(limit))
+            return list(rows)
+
+    def count_by_state(self) -> dict[tuple[str, str], int]:
+        """(channel, state) → count, for metrics."""
+        with self._sessions() as session:
+            rows = session.execute(select(Intake.channel, Intake.state, func.count())
+                                   .group_by(Intake.channel, Intake.state))
+            return {(c, s): n for c, s, n in rows}
+
+    # -- outbox -----------------------------------------------------------
+
+    @staticmethod
+    def add_outbox(session: Session, intake_id: str, queue: str, actor: str,
+                   payload: dict[str, Any]) -> None:
+        """Queue a broker message in the caller's transaction."""
+        session.add(Outbox(intake_id=intake_id, queue=queue, actor=actor, payload=payload,
+                           created_at=utcnow(), sent_at=None, attempts=0))
+
+    def pending_outbox(self, limit: int = 100) -> list[Outbox]:
+        """Oldest unsent outbox rows."""
+        with self._sessions() as session:
+            return list(session.scalars(select(Outbox).where(Outbox.sent_at.is_(None))
+                                        .order_by(Outbox.id).limit(limit)))
+
+    def mark_outbox_sent(self, outbox_id: int) -> None:
+        """The broker has the message."""
+        with self.transaction() as session:
+            session.execute(update(Outbox).where(Outbox.id == outbox_id)
+                            .values(sent_at=utcnow(), last_error=None))
+
+    def mark_outbox_failed(self, outbox_id: int, error: str) -> None:
+        """The broker refused; try again on the next round."""
+        with self.transaction() as session:
+            session.execute(update(Outbox).where(Outbox.id == outbox_id)
+                            .values(attempts=Outbox.attempts + 1, last_error=error[:500]))
+
+    def outbox_backlog(self) -> int:
+        """How many outbox rows wait for the broker."""
+        with self._sessions() as session:
+            return session.scalar(select(func.count()).select_from(Outbox)
+                                  .where(Outbox.sent_at.is_(None))) or 0
+
+    # -- items ------------------------------------------------------------
+
+    def get_item(self, intake_id: str) -> Item | None:
+        """Stage results for an intake, detached."""
+        with self._sessions() as session:
+            return session.get(Item, intake_id)
+
+    @staticmethod
+    def save_stage(session: Session, intake_id: str, column: str, value: dict[str, Any],
+                   **extra: Any) -> None:
+        """Store one stage's result (caller's transaction)."""
+        item = session.get(Item, intake_id, with_for_update=True)
+        if item is None:
+            item = Item(intake_id=intake_id, updated_at=utcnow())
+            session.add(item)
+        setattr(item, column, value)
+        for key, val in extra.items():
+            setattr(item, key, val)
+        item.updated_at = utcnow()
+
+    # -- ärenden ------------------------------------------------------------
+
+    @staticmethod
+    def next_arende_seq(session: Session, year: int) -> int:
+        """The next sequence number for ``year`` (row-locked on PostgreSQL)."""
+        counter = session.get(ArendeCounter, year, with_for_update=True)
+        if counter is None:
+            try:
+                with session.begin_nested():
+                    counter = ArendeCounter(year=year, last=0)
+                    session.add(counter)
+            except IntegrityError:
+                counter = session.get(ArendeCounter, year, with_for_update=True,
+                                      populate_existing=True)
+        assert counter is not None
+        counter.last += 1
+        return counter.last
+
+    @staticmethod
+    def add_arende(session: Session, arende: Arende) -> None:
+        """Create an ärende (caller's transaction)."""
+        session.add(arende)
+
+    def get_arende(self, arende_id: str) -> Arende | None:
+        """One ärende, detached."""
+        with self._sessions() as session:
+            return session.get(Arende, arende_id)
+
+    # -- publication --------------------------------------------------------
+
+    @staticmethod
+    def claim_publication(session: Session, key: str, intake_id: str, queue: str) -> str:
+        """Create or read the publication row; returns its state."""
+        pub = session.get(Publication, key, with_for_update=True)
+        if pub is None:
+            session.add(Publication(idempotency_key=key, intake_id=intake_id, queue=queue,
+                                    state="pending", created_at=utcnow(), sent_at=None))
+            return "pending"
+        return pub.state
+
+    def mark_published(self, key: str, when: datetime) -> None:
+        """The downstream broker has the item."""
+        with self.transaction() as session:
+            session.execute(update(Publication).where(Publication.idempotency_key == key)
+                            .values(state="sent", sent_at=when))
+
+    # -- IMAP checkpoints ---------------------------------------------------
+
+    def load_checkpoint(self, account: str, folder: str) -> tuple[int, int] | None:
+        """(uidvalidity, last_uid) for a folder, or None before its first pull."""
+        with self._sessions() as session:
+            row = session.get(ImapCheckpoint, (account, folder))
+            return (row.uidvalidity, row.last_uid) if row else None
+
+    def save_checkpoint(self, account: str, folder: str, uidvalidity: int, last_uid: int) -> None:
+        """Advance a folder's checkpoint."""
+        with self.transaction() as session:
+            row = session.get(ImapCheckpoint, (account, folder), with_for_update=True)
+            if row is None:
+                session.add(ImapCheckpoint(account=account, folder=folder,
+                                           uidvalidity=uidvalidity, last_uid=last_uid,
+                                           updated_at=utcnow()))
+            else:
+                row.uidvalidity = uidvalidity
+                row.last_uid = last_uid
+                row.updated_at = utcnow()

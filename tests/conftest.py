@@ -1,0 +1,201 @@
+"""Shared fixtures: private real servers on loopback, never the machine's shared ones.
+
+Redis and PostgreSQL are started per test session under a temp directory on
+free ports, so tests neither depend on nor disturb services already running.
+A missing server binary skips locally and fails under CI (``CI`` set).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+
+from ingest.config import Settings, load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+CACHE = REPO / ".cache"
+
+pytest_plugins: list[str] = []
+
+
+def require_binary(name: str, package: str) -> str:
+    """Path of a server binary; fail in CI, skip locally, naming the Debian package."""
+    path = shutil.which(name) or next(
+        (str(p) for p in Path("/usr/lib/postgresql").glob(f"*/bin/{name}")), None)
+    if path:
+        return path
+    message = f"{name} not found: install the Debian package {package} (make test does, as root)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RedisServer:
+    """A private redis-server; tests may stop and start it to simulate outages."""
+
+    binary: str
+    directory: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Client URL."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start and wait until it answers PING."""
+        self.process = subprocess.Popen(
+            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir",
+             str(self.directory), "--save", "", "--appendonly", "yes", "--appendfsync",
+             "always", "--protected-mode", "yes"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url, socket_timeout=1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("private redis-server did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop it (data survives in its AOF)."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def client(self) -> redis.Redis:
+        """A plain client."""
+        return redis.Redis.from_url(self.url)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A private Redis for the whole session."""
+    server = RedisServer(require_binary("redis-server", "redis-server"),
+                         tmp_path_factory.mktemp("redis"), free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """The private Redis, emptied before each test."""
+    if redis_server.process is None or redis_server.process.poll() is not None:
+        redis_server.start()
+    redis_server.client().flushall()
+    yield redis_server.url
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path):
+    """Settings on a private var dir; keyword overrides for env values."""
+
+    def make(**env: str) -> Settings:
+        base = {"KCS_VAR_DIR": str(tmp_path / "var"), "KCS_CONFIG_DIR": str(REPO / "config")}
+        base.update(env)
+        return load_settings(base)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings, redis_url: str) -> Settings:
+    """Default settings: SQLite in a temp dir, the private Redis."""
+    return make_settings(REDIS_URL=redis_url)
+
+
+@dataclass
+class PostgresServer:
+    """A private PostgreSQL cluster in a temp dir (initdb + postgres on a free port)."""
+
+    bindir: Path
+    directory: Path
+    port: int
+    as_user: list[str]
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Superuser URL of the default database."""
+        return f"postgresql://kcs@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        self.process = subprocess.Popen(
+            [*self.as_user, str(self.bindir / "postgres"), "-D", str(self.directory / "data"),
+             "-p", str(self.port), "-k", str(self.directory), "-c", "listen_addresses=127.0.0.1",
+             "-c", "fsync=on"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import psycopg
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                psycopg.connect(self.url, connect_timeout=1).close()
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("private postgres did not start") from None
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        """Fast shutdown."""
+        if self.process and self.process.poll() is None:
+            subprocess.run([*self.as_user, str(self.bindir / "pg_ctl"), "stop", "-D",
+                            str(self.directory / "data"), "-m", "fast", "-w"],
+                           check=False, stdout=subprocess.DEVNULL)
+            self.process.wait(timeout=30)
+
+    def create_database(self, name: str) -> str:
+        """A fresh database; returns its URL."""
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A private PostgreSQL for the session (never the machine's shared one)."""
+    initdb = Path(require_binary("initdb", "postgresql"))
+    # Not under pytest's tmp dir: that is private to root, and the server runs as postgres.
+    directory = Path(tempfile.mkdtemp(prefix="kcs-test-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(directory, "postgres")
+    directory.chmod(0o700)
+    subprocess.run([*as_user, str(initdb), "-D", str(directory / "data"), "-A", "trust", "-U",
+                    "kcs", "-E", "UTF8", "--no-instructions"], check=True,
+                   stdout=subprocess.DEVNULL)
+    server = PostgresServer(initdb.parent, directory, free_port(), as_user)
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(directory, ignore_errors=True)
+    shutil.rmtree(directory, ignore_errors=True)
