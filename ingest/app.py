@@ -15,8 +15,9 @@ from ingest.blobs import BlobStore
 from ingest.broker import make_broker
 from ingest.config import Settings, load_settings
 from ingest.db import Intake as IntakeRow
-from ingest.intake import START_ACTOR, Intake
+from ingest.intake import Intake
 from ingest.model import utcnow
+from ingest.stages import STAGES, START_ACTOR, actor_name
 from ingest.store import Store
 
 
@@ -38,7 +39,7 @@ class Runtime:
         store = Store(settings.database_url)
         if migrate:
             store.migrate()
-        blobs = BlobStore(settings.blob_dir)
+        blobs = BlobStore(settings.blob_dir, store, settings.kcs.storage.inline_max_bytes)
         intake = Intake(store, blobs, settings.kcs.pipeline.queue)
         return cls(settings, store, blobs, intake)
 
@@ -59,8 +60,6 @@ class Runtime:
 
     def replay(self, intake_id: str) -> str:
         """Send a dead or rejected item through again from the stage that stopped it."""
-        from ingest.pipeline import STAGES, actor_name
-
         with self.store.transaction() as session:
             row = session.get(IntakeRow, intake_id, with_for_update=True)
             if row is None:

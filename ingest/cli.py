@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -51,20 +52,37 @@ def run() -> None:
 
 @main.command()
 @click.option("--port", type=int, default=None, help="Override smtp.port from config.")
-def smtp(port: int | None) -> None:
+@click.option("--processes", type=int, default=None,
+              help="Override smtp.processes: processes sharing the port.")
+def smtp(port: int | None, processes: int | None) -> None:
     """Run the SMTP receiver."""
+    import subprocess
+
     from channels.email.smtp import IntakeHandler, make_controller
 
     configure(process="smtp")
     rt = _runtime()
+    count = processes or rt.settings.kcs.smtp.processes
+    siblings = []
+    if count > 1 and not os.environ.get("KCS_SMTP_SIBLING"):
+        args = [sys.executable, "-m", "ingest.cli", "smtp", "--processes", str(count)]
+        if port:
+            args += ["--port", str(port)]
+        siblings = [subprocess.Popen(args, env={**os.environ, "KCS_SMTP_SIBLING": "1"})
+                    for _ in range(count - 1)]
     handler = IntakeHandler(rt.intake.accept, rt.settings.kcs.smtp)
-    controller = make_controller(handler, rt.settings.kcs.smtp, port=port)
+    controller = make_controller(handler, rt.settings.kcs.smtp, port=port,
+                                 reuse_port=count > 1)
     stop = _wait_for_signal()
     controller.start()
-    console.print(f"SMTP listening on {controller.hostname}:{controller.port}")
+    console.print(f"SMTP listening on {controller.hostname}:{controller.port}"
+                  f" ({count} process{'es' if count > 1 else ''})")
     stop.wait()
     controller.stop()
     handler.close()
+    for sibling in siblings:
+        sibling.terminate()
+        sibling.wait(30)
 
 
 @main.command()
@@ -90,7 +108,9 @@ def relay() -> None:
     configure(process="relay")
     rt = _runtime()
     stop = _wait_for_signal()
-    Relay(rt.store, rt.broker, interval_s=rt.settings.kcs.pipeline.relay_interval_s).run(stop)
+    cfg = rt.settings.kcs.pipeline
+    Relay(rt.store, rt.broker, queue=cfg.queue, interval_s=cfg.relay_interval_s,
+          stall_s=cfg.stall_after_s).run(stop)
 
 
 @main.command()

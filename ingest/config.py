@@ -57,6 +57,7 @@ class SmtpConfig(_Strict):
     accept_domains: tuple[str, ...] = ()
     accept_addresses: tuple[str, ...] = ()
     max_message_bytes: int = Field(25 * 2**20, ge=1024)
+    processes: int = Field(1, ge=1, le=64)
     tls: TlsConfig = TlsConfig()
     auth_required: bool = False
     auth_users: tuple[SmtpAuthUser, ...] = ()
@@ -106,6 +107,7 @@ class PipelineConfig(_Strict):
     max_backoff_ms: int = Field(300_000, ge=0)
     stage_time_limit_ms: int = Field(300_000, ge=1000)
     relay_interval_s: float = Field(0.5, gt=0)
+    stall_after_s: float = Field(600.0, gt=0)
 
 
 class RelayConfig(_Strict):
@@ -125,6 +127,12 @@ class OutboundConfig(_Strict):
     from_name: str = "Kontaktcenter Stockholm"
     message_id_domain: str = "kcs.stockholm.se"
     relay: RelayConfig | None = None
+
+
+class StorageConfig(_Strict):
+    """Where raw originals live: the database up to a size, files above it."""
+
+    inline_max_bytes: int = Field(256 * 1024, ge=0, le=64 * 2**20)
 
 
 class EmailLimitsConfig(_Strict):
@@ -147,6 +155,7 @@ class KcsConfig(_Strict):
     imap: ImapConfig = ImapConfig()
     pipeline: PipelineConfig = PipelineConfig()
     outbound: OutboundConfig = OutboundConfig()
+    storage: StorageConfig = StorageConfig()
     email_limits: EmailLimitsConfig = EmailLimitsConfig()
 
 

@@ -33,6 +33,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     create_engine,
@@ -76,6 +77,22 @@ class Intake(Base):
     reason_code: Mapped[str | None] = mapped_column(String(64))
     reason_detail: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime]
+
+
+class Blob(Base):
+    """A raw original small enough to live in the database, by sha256.
+
+    Stored in the same transaction as its intake row: one fsync (the
+    database's) makes both durable, and there is never a row without its
+    bytes. Larger originals and attachments are fsync'd files (``BlobStore``).
+    """
+
+    __tablename__ = "blob"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
 
 
 class IntakeKey(Base):

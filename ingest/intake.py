@@ -14,22 +14,24 @@ if the broker is down now.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import queue
+import threading
+from dataclasses import dataclass, field
 
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ingest import metrics
 from ingest.blobs import BlobStore
-from ingest.db import Intake as IntakeRow
 from ingest.db import new_id
 from ingest.errors import IntakeUnavailable
 from ingest.logs import get_logger
 from ingest.model import ChannelMeta, utcnow
+from ingest.stages import START_ACTOR
 from ingest.store import Store
 
 log = get_logger("intake")
 
-START_ACTOR = "kcs.normalise"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,56 +43,160 @@ class Receipt:
     raw_sha256: str
 
 
-class Intake:
-    """Accepts raw bytes from any channel and makes them durable."""
+@dataclass(eq=False)
+class _Pending:
+    """One accept waiting for the group commit."""
 
-    def __init__(self, store: Store, blobs: BlobStore, pipeline_queue: str) -> None:
+    digest: str
+    size: int
+    keys: list[str]
+    meta: ChannelMeta
+    inline: bytes | None
+    done: threading.Event = field(default_factory=threading.Event)
+    receipt: Receipt | None = None
+    error: Exception | None = None
+
+
+class Intake:
+    """Accepts raw bytes from any channel and makes them durable.
+
+    Database rows go through one writer thread that commits every accept
+    waiting at that moment in a single transaction (a group commit): under
+    load many messages share one fsync of the database, and when idle a lone
+    message waits for nobody. Raw originals up to the blob store's inline
+    limit travel in that same transaction; larger ones are written and
+    fsync'd as files by the calling thread first.
+    """
+
+    def __init__(self, store: Store, blobs: BlobStore, pipeline_queue: str, *,
+                 batch_max: int = 256, wait_s: float = 60.0) -> None:
         self.store = store
         self.blobs = blobs
         self.pipeline_queue = pipeline_queue
+        self.batch_max = batch_max
+        self.wait_s = wait_s
+        self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._writer_lock = threading.Lock()
 
     def accept(self, raw: bytes, meta: ChannelMeta) -> Receipt:
         """Store ``raw`` durably; raise ``IntakeUnavailable`` if that cannot be done now."""
+        channel = meta.channel.value
+        inline = len(raw) <= self.blobs.inline_max_bytes
         try:
-            digest = self.blobs.put(raw)
+            digest = hashlib.sha256(raw).hexdigest() if inline else self.blobs.put(raw)
         except OSError as exc:
-            metrics.INTAKE.labels(channel=meta.channel.value, result="unavailable").inc()
-            log.error("intake.blob_store_failed", channel=meta.channel.value, error=str(exc))
+            metrics.INTAKE.labels(channel=channel, result="unavailable").inc()
+            log.error("intake.blob_store_failed", channel=channel, error=str(exc))
             raise IntakeUnavailable(f"blob store: {exc.strerror or exc}") from exc
-        keys = [*meta.source_keys, f"sha256:{digest}"]
-        for attempt in range(3):
-            try:
-                receipt = self._commit(raw, digest, keys, meta)
-            except IntegrityError:
-                # A concurrent arrival of the same key won the race; read its id.
-                if attempt == 2:
-                    raise
-                continue
-            except (OperationalError, SQLAlchemyError) as exc:
-                metrics.INTAKE.labels(channel=meta.channel.value, result="unavailable").inc()
-                log.error("intake.database_failed", channel=meta.channel.value,
-                          error=type(exc).__name__)
-                raise IntakeUnavailable("database unavailable") from exc
-            result = "duplicate" if receipt.duplicate else "accepted"
-            metrics.INTAKE.labels(channel=meta.channel.value, result=result).inc()
-            log.info("intake." + result, intake_id=receipt.intake_id,
-                     channel=meta.channel.value, transport=meta.transport, size=len(raw))
-            return receipt
-        raise AssertionError("unreachable")
+        pending = _Pending(digest, len(raw), [*meta.source_keys, f"sha256:{digest}"], meta,
+                           raw if inline else None)
+        self._start_writer()
+        self._queue.put(pending)
+        if not pending.done.wait(self.wait_s):
+            # It may still commit; the sender retries and the retry is a duplicate.
+            metrics.INTAKE.labels(channel=channel, result="unavailable").inc()
+            raise IntakeUnavailable("database too slow to answer")
+        if pending.error is not None:
+            metrics.INTAKE.labels(channel=channel, result="unavailable").inc()
+            raise pending.error
+        receipt = pending.receipt
+        assert receipt is not None
+        result = "duplicate" if receipt.duplicate else "accepted"
+        metrics.INTAKE.labels(channel=channel, result=result).inc()
+        log.info("intake." + result, intake_id=receipt.intake_id, channel=channel,
+                 transport=meta.transport, size=len(raw))
+        return receipt
 
-    def _commit(self, raw: bytes, digest: str, keys: list[str], meta: ChannelMeta) -> Receipt:
+    # -- the group-commit writer ------------------------------------------------
+
+    def _start_writer(self) -> None:
+        if self._writer is not None and self._writer.is_alive():
+            return
+        with self._writer_lock:
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(target=self._write_loop, name="intake-writer",
+                                                daemon=True)
+                self._writer.start()
+
+    def _write_loop(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self.batch_max:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._commit_batch(batch)
+            except BaseException as exc:  # never leave a channel waiting forever
+                for p in batch:
+                    if p.receipt is None and p.error is None:
+                        p.error = IntakeUnavailable(f"intake writer failed: {type(exc).__name__}")
+            finally:
+                for p in batch:
+                    p.done.set()
+
+    def _commit_batch(self, batch: list[_Pending]) -> None:
+        try:
+            self._commit(batch)
+            return
+        except IntegrityError:
+            pass  # another process took one of these keys meanwhile: go one by one
+        except SQLAlchemyError as exc:
+            self._fail(batch, exc)
+            return
+        for p in batch:
+            for attempt in range(3):
+                try:
+                    self._commit([p])
+                    break
+                except IntegrityError:
+                    if attempt == 2:
+                        self._fail([p], IntegrityError("", None, Exception("key race")))
+                except SQLAlchemyError as exc:
+                    self._fail([p], exc)
+                    break
+
+    @staticmethod
+    def _fail(batch: list[_Pending], exc: Exception) -> None:
+        log.error("intake.database_failed", error=type(exc).__name__, batch=len(batch))
+        for p in batch:
+            p.error = IntakeUnavailable("database unavailable")
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        now = utcnow()
+        receipts: list[Receipt] = []
+        intake_rows: list[dict[str, object]] = []
+        key_rows: list[dict[str, object]] = []
+        outbox_rows: list[dict[str, object]] = []
+        blob_rows: list[dict[str, object]] = []
         with self.store.transaction() as session:
-            existing = self.store.find_by_keys(session, keys)
-            if existing is not None:
-                return Receipt(existing, duplicate=True, raw_sha256=digest)
-            intake_id = new_id()
-            now = utcnow()
-            session.add(IntakeRow(
-                id=intake_id, received_at=meta.received_at, channel=meta.channel.value,
-                transport=meta.transport, raw_sha256=digest, raw_size=len(raw),
-                meta=meta.to_dict(), state="accepted", updated_at=now))
-            session.flush()
-            self.store.add_keys(session, intake_id, keys)
-            self.store.add_outbox(session, intake_id, self.pipeline_queue, START_ACTOR,
-                                  {"args": [intake_id]})
-        return Receipt(intake_id, duplicate=False, raw_sha256=digest)
+            taken = self.store.keys_taken(session, [k for p in batch for k in p.keys])
+            have = self.store.blobs_present(
+                session, [p.digest for p in batch if p.inline is not None])
+            for p in batch:
+                hit = next((taken[k] for k in p.keys if k in taken), None)
+                if hit is not None:
+                    receipts.append(Receipt(hit, duplicate=True, raw_sha256=p.digest))
+                    continue
+                intake_id = new_id()
+                taken.update(dict.fromkeys(p.keys, intake_id))
+                if p.inline is not None and p.digest not in have:
+                    have.add(p.digest)
+                    blob_rows.append({"sha256": p.digest, "size": p.size, "data": p.inline,
+                                      "created_at": now})
+                receipts.append(Receipt(intake_id, duplicate=False, raw_sha256=p.digest))
+                intake_rows.append({
+                    "id": intake_id, "received_at": p.meta.received_at,
+                    "channel": p.meta.channel.value, "transport": p.meta.transport,
+                    "raw_sha256": p.digest, "raw_size": p.size, "meta": p.meta.to_dict(),
+                    "state": "accepted", "updated_at": now})
+                key_rows += [{"key": k, "intake_id": intake_id} for k in dict.fromkeys(p.keys)]
+                outbox_rows.append({
+                    "intake_id": intake_id, "queue": self.pipeline_queue,
+                    "actor": START_ACTOR, "payload": {"args": [intake_id]},
+                    "created_at": now, "sent_at": None, "attempts": 0})
+            self.store.insert_intake(session, intake_rows, key_rows, outbox_rows, blob_rows)
+        for p, receipt in zip(batch, receipts, strict=True):
+            p.receipt = receipt

@@ -86,6 +86,10 @@ def configure(level: str = "INFO", process: str = "kcs") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # imapclient logs whole IMAP conversations, message bodies included, at DEBUG.
+    logging.getLogger("imapclient").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # aiosmtpd logs every SMTP command at INFO: addresses of every sender.
+    logging.getLogger("mail.log").setLevel(max(logging.WARNING, logging.getLevelName(level)))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -40,19 +40,12 @@ from ingest.model import ChannelMeta, NormalisedMessage, as_utc, utcnow
 from ingest.normalisers import normalise
 from ingest.relay import send_row
 from ingest.routing import route
+from ingest.stages import COLUMN, STAGES, actor_name
 from ingest.store import Store
 
 log = get_logger("pipeline")
 
-STAGES: tuple[str, ...] = ("normalise", "classify", "link", "route", "publish", "acknowledge")
-COLUMN = {"normalise": "normalised", "classify": "classification", "link": "link",
-          "route": "routing", "publish": "published", "acknowledge": "acknowledgement"}
 DEAD_LETTER_ACTOR = "kcs.dead_letter"
-
-
-def actor_name(stage: str) -> str:
-    """Broker name of a stage's actor."""
-    return f"kcs.{stage}"
 
 
 class Classifier(Protocol):

@@ -18,9 +18,9 @@ import dramatiq
 from ingest import metrics
 from ingest.broker import outbox_message
 from ingest.db import Outbox
-from ingest.intake import START_ACTOR
 from ingest.logs import get_logger
 from ingest.model import as_utc, utcnow
+from ingest.stages import START_ACTOR, actor_name, next_stage
 from ingest.store import Store
 
 log = get_logger("relay")
@@ -41,22 +41,46 @@ def send_row(store: Store, broker: dramatiq.Broker, row: Outbox) -> bool:
 
 
 class Relay:
-    """Polls the outbox and sends what is pending, oldest first."""
+    """Polls the outbox and sends what is pending, oldest first.
 
-    def __init__(self, store: Store, broker: dramatiq.Broker, *, interval_s: float = 0.5,
-                 grace_s: float = 2.0, batch: int = 200) -> None:
+    It also sweeps for stalled items: an unfinished item untouched for
+    ``stall_s`` with nothing in the outbox lost its broker message (a worker
+    killed mid-stage, a Redis that restarted without its data). The sweep
+    queues its next stage again; stages are idempotent, so a copy is harmless.
+    """
+
+    def __init__(self, store: Store, broker: dramatiq.Broker, *, queue: str = "kcs.pipeline",
+                 interval_s: float = 0.5, grace_s: float = 2.0, stall_s: float = 600.0,
+                 batch: int = 200) -> None:
         self.store = store
         self.broker = broker
+        self.queue = queue
         self.interval_s = interval_s
         self.grace = timedelta(seconds=grace_s)
+        self.stall = timedelta(seconds=stall_s)
         self.batch = batch
+        self._last_sweep = 0.0
+
+    def sweep(self) -> int:
+        """Re-queue the next stage of stalled items; returns how many."""
+        stalled = self.store.stalled(utcnow() - self.stall, self.batch)
+        for intake_id, done in stalled:
+            stage = next_stage(done)
+            if stage is None:
+                continue
+            with self.store.transaction() as session:
+                self.store.add_outbox(session, intake_id, self.queue, actor_name(stage),
+                                      {"args": [intake_id]})
+                self.store.touch(session, intake_id)
+            log.warning("relay.stalled_item_requeued", intake_id=intake_id, stage=stage)
+        return len(stalled)
 
     def run_once(self, *, include_fresh: bool = False) -> int:
         """Send pending rows; returns how many went out. Stops at the first broker failure.
 
-        Intake never talks to the broker, so its rows go out at once. Rows a
-        stage wrote are left to that stage for a grace period (it sends right
-        after its commit) unless ``include_fresh``.
+        Intake never talks to the broker, so its rows go out at once; so do
+        the sweep's. Rows a stage wrote are left to that stage for a grace
+        period (it sends right after its commit) unless ``include_fresh``.
         """
         sent = 0
         cutoff = utcnow() - self.grace
@@ -75,6 +99,9 @@ class Relay:
         backoff = self.interval_s
         while not stop.is_set():
             try:
+                if time.monotonic() - self._last_sweep > min(60.0, self.stall.total_seconds()):
+                    self._last_sweep = time.monotonic()
+                    self.sweep()
                 sent = self.run_once()
                 backoff = self.interval_s
             except Exception as exc:  # database down: wait and try again

@@ -15,13 +15,14 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.db import (
     Arende,
     ArendeCounter,
+    Blob,
     ImapCheckpoint,
     Intake,
     IntakeKey,
@@ -31,6 +32,7 @@ from ingest.db import (
     make_engine,
 )
 from ingest.model import utcnow
+from ingest.stages import COLUMN
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -76,17 +78,43 @@ class Store:
     # -- intake -----------------------------------------------------------
 
     @staticmethod
-    def find_by_keys(session: Session, keys: list[str]) -> str | None:
-        """The intake id that already carries any of these duplicate keys."""
+    def keys_taken(session: Session, keys: list[str]) -> dict[str, str]:
+        """Which of these duplicate keys are already taken, and by which intake id."""
         if not keys:
-            return None
-        return session.scalar(select(IntakeKey.intake_id).where(IntakeKey.key.in_(keys)).limit(1))
+            return {}
+        table = IntakeKey.__table__
+        rows = session.connection().execute(select(table.c.key, table.c.intake_id)
+                                            .where(table.c.key.in_(set(keys))))
+        return {key: intake_id for key, intake_id in rows}
 
     @staticmethod
-    def add_keys(session: Session, intake_id: str, keys: list[str]) -> None:
-        """Record duplicate keys for an intake row (caller's transaction)."""
-        for key in dict.fromkeys(keys):
-            session.add(IntakeKey(key=key, intake_id=intake_id))
+    def blobs_present(session: Session, digests: list[str]) -> set[str]:
+        """Which of these sha256s the inline blob table already holds."""
+        if not digests:
+            return set()
+        table = Blob.__table__
+        return set(session.connection().scalars(select(table.c.sha256)
+                                                .where(table.c.sha256.in_(set(digests)))))
+
+    def get_blob(self, sha256: str) -> bytes | None:
+        """An inline blob's bytes, or None."""
+        with self.engine.connect() as conn:
+            return conn.scalar(select(Blob.__table__.c.data)
+                               .where(Blob.__table__.c.sha256 == sha256))
+
+    @staticmethod
+    def insert_intake(session: Session, intakes: list[dict[str, Any]],
+                      keys: list[dict[str, Any]], outbox: list[dict[str, Any]],
+                      blobs: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
+        """Bulk-insert intake rows with their keys and outbox rows (caller's transaction).
+
+        Core executemany, not the ORM: this is the hot path of every channel.
+        """
+        conn = session.connection()
+        for table, rows in ((Blob.__table__, blobs), (Intake.__table__, intakes),
+                            (IntakeKey.__table__, keys), (Outbox.__table__, outbox)):
+            if rows:
+                conn.execute(insert(table), rows)
 
     def get_intake(self, intake_id: str) -> Intake | None:
         """One intake row, detached."""
@@ -118,6 +146,28 @@ class Store:
             rows = session.execute(select(Intake.channel, Intake.state, func.count())
                                    .group_by(Intake.channel, Intake.state))
             return {(c, s): n for c, s, n in rows}
+
+    def stalled(self, before: datetime, limit: int = 100) -> list[tuple[str, set[str]]]:
+        """Unfinished items untouched since ``before`` with nothing waiting in the outbox.
+
+        Returns (intake id, names of the stage columns already stored).
+        """
+        pending = select(Outbox.intake_id).where(Outbox.sent_at.is_(None))
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Intake, Item).outerjoin(Item, Item.intake_id == Intake.id)
+                .where(Intake.state.in_(("accepted", "processing")),
+                       Intake.updated_at < before, Intake.id.not_in(pending))
+                .order_by(Intake.updated_at).limit(limit)).all()
+        out = []
+        for intake, item in rows:
+            done = {c for c in COLUMN.values() if item is not None and getattr(item, c)}
+            out.append((intake.id, done))
+        return out
+
+    def touch(self, session: Session, intake_id: str) -> None:
+        """Mark activity on an item (caller's transaction)."""
+        session.execute(update(Intake).where(Intake.id == intake_id).values(updated_at=utcnow()))
 
     # -- outbox -----------------------------------------------------------
 

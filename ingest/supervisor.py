@@ -8,6 +8,7 @@ restarting any that dies. Ctrl-C stops them in reverse order, then Redis.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -87,10 +88,8 @@ class PrivateRedis:
         """Shut the server down (AOF is flushed by SHUTDOWN)."""
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(redis.RedisError):
             redis.Redis.from_url(self.url, socket_timeout=2).shutdown(nosave=False)
-        except redis.RedisError:
-            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

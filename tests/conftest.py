@@ -25,7 +25,7 @@ from ingest.config import Settings, load_settings
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".cache"
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["fixtures_dovecot"]
 
 
 def require_binary(name: str, package: str) -> str:

@@ -34,7 +34,7 @@ AcceptFn = Callable[[bytes, ChannelMeta], Any]
 class IntakeHandler:
     """aiosmtpd handler: recipient policy and durable intake."""
 
-    def __init__(self, accept: AcceptFn, config: SmtpConfig, *, threads: int = 8) -> None:
+    def __init__(self, accept: AcceptFn, config: SmtpConfig, *, threads: int = 64) -> None:
         self.accept = accept
         self.config = config
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="intake")
@@ -111,15 +111,32 @@ def _authenticator(config: SmtpConfig) -> Callable[..., AuthResult] | None:
     return authenticate
 
 
+class IntakeController(Controller):
+    """aiosmtpd's controller, optionally sharing its port with sibling processes.
+
+    With ``reuse_port`` several ``kcs smtp`` processes listen on one port and
+    the kernel spreads connections over them: the way to use more than one
+    core, since one Python process runs on one.
+    """
+
+    def __init__(self, *args: Any, reuse_port: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reuse_port = reuse_port
+
+    def _create_server(self) -> Any:
+        return self.loop.create_server(self._factory_invoker, host=self.hostname, port=self.port,
+                                       ssl=self.ssl_context, reuse_port=self.reuse_port or None)
+
+
 def make_controller(handler: IntakeHandler, config: SmtpConfig, *,
-                    port: int | None = None) -> Controller:
+                    port: int | None = None, reuse_port: bool = False) -> Controller:
     """An aiosmtpd controller (server in its own thread) with our limits and TLS/AUTH."""
     tls = _tls_context(config)
-    return Controller(
+    return IntakeController(
         handler, hostname=config.host, port=port or config.port,
         server_hostname=config.hostname, ident="KCS intake",
         data_size_limit=config.max_message_bytes, enable_SMTPUTF8=True, decode_data=False,
         tls_context=tls, require_starttls=bool(tls and config.tls.require_starttls),
         authenticator=_authenticator(config), auth_required=config.auth_required,
-        auth_require_tls=tls is not None,
+        auth_require_tls=tls is not None, reuse_port=reuse_port,
     )

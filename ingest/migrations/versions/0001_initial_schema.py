@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-23 11:55:56.037685
+Create Date: 2026-11-23 12:12:59.877043
 """
 
 from __future__ import annotations
@@ -38,6 +38,13 @@ def upgrade() -> None:
     sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('last', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('year')
+    )
+    op.create_table('blob',
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('sha256')
     )
     op.create_table('imap_checkpoint',
     sa.Column('account', sa.String(length=128), nullable=False),
@@ -149,6 +156,7 @@ def downgrade() -> None:
 
     op.drop_table('intake')
     op.drop_table('imap_checkpoint')
+    op.drop_table('blob')
     op.drop_table('arende_counter')
     with op.batch_alter_table('arende', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_arende_sender_phone'))

@@ -1,0 +1,103 @@
+"""Shared pieces of the benchmarks: private servers, process RSS, percentiles."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    """Block until something listens on 127.0.0.1:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM (peak resident set) of a live process, MiB; children not included."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def tree_pids(pid: int) -> list[int]:
+    """A process and all its descendants (dramatiq forks worker processes)."""
+    out = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        for child in children.read_text().split():
+            out += tree_pids(int(child))
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100) of values."""
+    if not values:
+        return float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[max(0, min(98, int(q) - 1))]
+
+
+class PrivateRedis:
+    """A throwaway redis-server for one benchmark."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="kcs-bench-redis-"))
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [shutil.which("redis-server") or "redis-server", "--bind", "127.0.0.1", "--port",
+             str(self.port), "--dir", str(self.dir), "--save", "", "--appendonly", "yes"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+
+    @property
+    def url(self) -> str:
+        """Client URL."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        """A plain client."""
+        return redis.Redis.from_url(self.url)
+
+    def close(self) -> None:
+        """Stop and remove."""
+        self.proc.terminate()
+        self.proc.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def kcs_env(var: Path, config: Path, redis_url: str, **extra: str) -> dict[str, str]:
+    """Environment for a kcs child process on private state."""
+    return {**os.environ, "KCS_VAR_DIR": str(var), "KCS_CONFIG_DIR": str(config),
+            "REDIS_URL": redis_url, **extra}
+
+
+def config_with_ports(target: Path, smtp_port: int, web_port: int) -> Path:
+    """A copy of config/ with the listening ports moved."""
+    shutil.copytree(REPO / "config", target)
+    text = (target / "kcs.yaml").read_text()
+    text = text.replace("  port: 2525", f"  port: {smtp_port}").replace(
+        "  port: 8025", f"  port: {web_port}")
+    (target / "kcs.yaml").write_text(text)
+    return target

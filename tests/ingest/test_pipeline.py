@@ -1,0 +1,190 @@
+"""The pipeline on a real Redis: stages, contract, idempotency, outages, dead letters."""
+
+from __future__ import annotations
+
+import dataclasses
+import email
+import email.policy
+import threading
+import time
+from pathlib import Path
+
+from pipeline_support import downstream, running_pipeline, wait_for_state
+
+from ingest.app import Runtime
+from ingest.config import Settings
+from ingest.contract import validator
+from ingest.model import Channel, ChannelMeta
+
+QUEUE = "kcs.case.kontaktcenter"
+
+
+def mail(n: int = 1, *, extra_headers: str = "", sender: str = "anna@example.se",
+         body: str = "Hej! Jag undrar när hemtjänsten kommer till min mamma i morgon.") -> bytes:
+    return (f"From: Anna Andersson <{sender}>\r\nTo: kontaktcenter@stockholm.se\r\n"
+            f"Subject: =?utf-8?q?Fr=C3=A5ga_{n}?=\r\nMessage-ID: <m{n}@example.se>\r\n"
+            f"Date: Mon, 23 Nov 2026 10:00:00 +0100\r\n{extra_headers}"
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode()
+
+
+def email_meta(envelope_from: str | None = "anna@example.se") -> ChannelMeta:
+    return ChannelMeta(channel=Channel.EMAIL, transport="smtp", envelope_from=envelope_from,
+                       envelope_to=("kontaktcenter@stockholm.se",))
+
+
+def with_pipeline(settings: Settings, **changes: object) -> Settings:
+    cfg = settings.kcs.pipeline.model_copy(update=changes)
+    return dataclasses.replace(settings, kcs=settings.kcs.model_copy(update={"pipeline": cfg}))
+
+
+def test_mail_becomes_one_schema_valid_item_and_an_acknowledgement(settings) -> None:
+    rt = Runtime.build(settings)
+    with running_pipeline(rt):
+        receipt = rt.intake.accept(mail(), email_meta())
+        assert wait_for_state(rt, receipt.intake_id) == "done"
+
+    items = downstream(settings.effective_redis_url(), QUEUE)
+    assert len(items) == 1
+    item = items[0]
+    assert list(validator().iter_errors(item)) == []
+    assert item["item_id"] == receipt.intake_id
+    assert item["idempotency_key"] == f"kcs:{receipt.intake_id}"
+    assert item["subject"] == "Fråga 1"
+    assert "hemtjänsten kommer" in item["body"]
+    assert item["sender"] == {"email": "anna@example.se", "phone": None,
+                              "name": "Anna Andersson", "postal_address": None,
+                              "anonymous": False}
+    assert item["channel"]["type"] == "email" and item["channel"]["transport"] == "smtp"
+    assert item["arende"]["new"] is True
+    assert item["routing"]["queue"] == QUEUE
+    assert item["acknowledgement"] == {"planned": True, "channel": "email",
+                                       "to": "anna@example.se", "reason": None}
+    assert item["raw"]["sha256"] == receipt.raw_sha256
+
+    acks = list(settings.outbox_dir.glob("*.eml"))
+    assert len(acks) == 1
+    ack = email.message_from_bytes(acks[0].read_bytes(), policy=email.policy.default)
+    assert ack["To"] == "anna@example.se"
+    assert ack["Auto-Submitted"] == "auto-replied"
+    assert ack["In-Reply-To"] == "<m1@example.se>"
+    assert item["arende"]["id"] in ack["Subject"]
+    assert item["arende"]["id"] in ack.get_content()
+
+
+def test_reply_to_our_acknowledgement_joins_the_same_arende(settings) -> None:
+    rt = Runtime.build(settings)
+    with running_pipeline(rt):
+        first = rt.intake.accept(mail(1), email_meta())
+        wait_for_state(rt, first.intake_id)
+        ack = email.message_from_bytes(next(settings.outbox_dir.glob("*.eml")).read_bytes(),
+                                       policy=email.policy.default)
+        reply = mail(2, extra_headers=f"In-Reply-To: {ack['Message-ID']}\r\n",
+                     body="Hon har fortfarande inte fått någon tid.")
+        second = rt.intake.accept(reply, email_meta())
+        wait_for_state(rt, second.intake_id)
+    items = {i["item_id"]: i for i in downstream(settings.effective_redis_url(), QUEUE)}
+    assert items[second.intake_id]["arende"]["id"] == items[first.intake_id]["arende"]["id"]
+    assert items[second.intake_id]["arende"]["new"] is False
+    assert items[second.intake_id]["arende"]["linked_by"] == "reply_to_our_message"
+
+
+def test_auto_replies_and_bounces_get_no_acknowledgement(settings) -> None:
+    rt = Runtime.build(settings)
+    with running_pipeline(rt):
+        ooo = rt.intake.accept(mail(1, extra_headers="Auto-Submitted: auto-replied\r\n"),
+                               email_meta())
+        bounce = rt.intake.accept(mail(2, sender="MAILER-DAEMON@example.se"), email_meta(None))
+        for receipt in (ooo, bounce):
+            assert wait_for_state(rt, receipt.intake_id) == "done"
+    reasons = {i["item_id"]: i["acknowledgement"]["reason"]
+               for i in downstream(settings.effective_redis_url(), QUEUE)}
+    assert reasons == {ooo.intake_id: "auto_submitted", bounce.intake_id: "null_sender"}
+    assert list(settings.outbox_dir.glob("*.eml")) == []
+
+
+def test_reprocessing_never_publishes_twice(settings) -> None:
+    rt = Runtime.build(settings)
+    with running_pipeline(rt) as pipeline:
+        receipt = rt.intake.accept(mail(), email_meta())
+        wait_for_state(rt, receipt.intake_id)
+        for stage in ("normalise", "classify", "link", "route", "publish", "acknowledge"):
+            pipeline.run_stage(stage, receipt.intake_id)  # directly, as a redelivery would
+            rt.broker.enqueue(rt.broker.get_actor(f"kcs.{stage}").message(receipt.intake_id))
+        time.sleep(1.0)
+    assert len(downstream(settings.effective_redis_url(), QUEUE)) == 1
+    assert len(list(settings.outbox_dir.glob("*.eml"))) == 1
+
+
+def test_broker_down_intake_still_succeeds_and_the_relay_catches_up(settings,
+                                                                     redis_server) -> None:
+    rt = Runtime.build(settings)
+    redis_server.stop()
+    receipts = [rt.intake.accept(mail(n), email_meta()) for n in range(5)]
+    assert rt.store.outbox_backlog() == 5
+    redis_server.start()
+    with running_pipeline(rt):
+        for receipt in receipts:
+            assert wait_for_state(rt, receipt.intake_id) == "done"
+    keys = [i["idempotency_key"] for i in downstream(settings.effective_redis_url(), QUEUE)]
+    assert sorted(keys) == sorted(f"kcs:{r.intake_id}" for r in receipts)
+
+
+def test_redis_restart_while_mail_arrives_loses_nothing(settings, redis_server) -> None:
+    rt = Runtime.build(settings)
+    receipts = []
+    with running_pipeline(rt, stall_s=3):
+        def send() -> None:
+            for n in range(30):
+                receipts.append(rt.intake.accept(mail(n), email_meta()))
+                time.sleep(0.03)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        time.sleep(0.3)
+        redis_server.stop()
+        time.sleep(1.5)
+        redis_server.start()
+        sender.join()
+        for receipt in receipts:
+            assert wait_for_state(rt, receipt.intake_id, timeout=90) == "done"
+    keys = [i["idempotency_key"] for i in downstream(settings.effective_redis_url(), QUEUE)]
+    assert len(receipts) == 30
+    assert sorted(keys) == sorted(f"kcs:{r.intake_id}" for r in receipts)  # none lost, no copy
+
+
+def test_bad_input_is_rejected_with_a_reason_and_kept(settings) -> None:
+    rt = Runtime.build(settings)
+    with running_pipeline(rt):
+        empty = rt.intake.accept(b"", email_meta())
+        junk = rt.intake.accept(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, email_meta())
+        for receipt in (empty, junk):
+            assert wait_for_state(rt, receipt.intake_id) == "rejected"
+    rows = {r.id: r for r in rt.store.list_intake(("rejected",))}
+    assert rows[empty.intake_id].reason_code == "empty_input"
+    assert rows[junk.intake_id].reason_code == "not_a_message"
+    assert rt.blobs.get(rows[junk.intake_id].raw_sha256).startswith(b"\x89PNG")
+    assert downstream(settings.effective_redis_url(), QUEUE) == []
+
+
+class Exploding:
+    """A classifier that always fails, to drive an item into the dead letters."""
+
+    def classify(self, subject: str, text: str, channel: str) -> dict:
+        raise RuntimeError("model file unreadable")
+
+
+def test_retries_then_dead_letter_then_replay(settings, tmp_path: Path) -> None:
+    settings = with_pipeline(settings, max_retries=1, min_backoff_ms=10, max_backoff_ms=50)
+    rt = Runtime.build(settings)
+    with running_pipeline(rt, Exploding()):
+        receipt = rt.intake.accept(mail(), email_meta())
+        assert wait_for_state(rt, receipt.intake_id) == "dead"
+    row = rt.store.get_intake(receipt.intake_id)
+    assert (row.reason_code, row.stage) == ("stage_failed", "classify")
+    assert "model file unreadable" in row.reason_detail
+    assert downstream(settings.effective_redis_url(), QUEUE) == []
+
+    assert rt.replay(receipt.intake_id) == "classify"
+    with running_pipeline(rt):
+        assert wait_for_state(rt, receipt.intake_id) == "done"
+    assert len(downstream(settings.effective_redis_url(), QUEUE)) == 1

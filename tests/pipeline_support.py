@@ -1,0 +1,62 @@
+"""Helpers for tests that run the real pipeline on a real Redis."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import dramatiq
+import redis
+
+from ingest.app import Runtime
+from ingest.broker import make_broker
+from ingest.relay import Relay
+from ingest.stages import TERMINAL_STATES
+
+
+@contextmanager
+def running_pipeline(rt: Runtime, classifier: Any = None, *, stall_s: float = 600.0,
+                     threads: int = 2) -> Iterator[Any]:
+    """A Dramatiq worker (threads in this process) and the outbox relay, until exit."""
+    rt._broker = make_broker(rt.settings)  # a fresh broker: actors are declared anew
+    pipeline = rt.pipeline(classifier)
+    worker = dramatiq.Worker(rt.broker, queues={rt.settings.kcs.pipeline.queue},
+                             worker_threads=threads, worker_timeout=100)
+    worker.start()
+    stop = threading.Event()
+    relay = Relay(rt.store, rt.broker, queue=rt.settings.kcs.pipeline.queue, interval_s=0.05,
+                  stall_s=stall_s)
+    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield pipeline
+    finally:
+        stop.set()
+        thread.join(5)
+        worker.stop()
+
+
+def wait_for_state(rt: Runtime, intake_id: str, states: frozenset[str] = TERMINAL_STATES,
+                   timeout: float = 60.0) -> str:
+    """Poll the store until the item reaches one of ``states``; fail with what it is."""
+    deadline = time.monotonic() + timeout
+    state = None
+    while time.monotonic() < deadline:
+        row = rt.store.get_intake(intake_id)
+        state = row.state if row else None
+        if state in states:
+            return state
+        time.sleep(0.05)
+    raise AssertionError(f"item {intake_id} still {state!r} after {timeout}s")
+
+
+def downstream(redis_url: str, queue: str) -> list[dict[str, Any]]:
+    """Every item message waiting on a downstream Dramatiq queue (nobody consumes it)."""
+    client = redis.Redis.from_url(redis_url)
+    messages = client.hvals(f"dramatiq:{queue}.msgs")
+    decoded = [json.loads(m) for m in messages]
+    return [m["args"][0] for m in decoded if m["actor_name"] == "kcs.item"]
