@@ -210,16 +210,20 @@ def make_engine(url: str) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")  # "received" means on disk
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA busy_timeout=" + os.environ.get("KCS_SQLITE_BUSY_MS", "30000"))
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            # Take the write lock up front: a deferred transaction that reads,
-            # then writes, fails at once (SQLITE_BUSY) when another process
-            # wrote meanwhile, instead of waiting its turn.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock up front: a deferred transaction that
+            # reads, then writes, fails at once (SQLITE_BUSY) when another
+            # process wrote meanwhile, instead of waiting its turn. Read-only
+            # work says so and runs beside writers (WAL snapshots).
+            if conn.get_execution_options().get("kcs_readonly"):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)

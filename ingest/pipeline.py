@@ -162,7 +162,7 @@ class Pipeline:
         """
         started = time.perf_counter()
         column = COLUMN[stage]
-        with self.store.transaction() as session:
+        with self.store.reading() as session:
             intake = session.get(Intake, intake_id)
             item = session.get(Item, intake_id)
         if intake is None:
@@ -250,7 +250,7 @@ class Pipeline:
                                    message.references)
         known: dict[str, str | None] = {}
         if ids:
-            with self.store.transaction() as session:
+            with self.store.reading() as session:
                 known = {a.id: a.sender_email for a in
                          (session.get(Arende, i) for i in ids) if a is not None}
         decision = linker.decide(

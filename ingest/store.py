@@ -7,6 +7,8 @@ row, a stage result and the next stage's message).
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -52,6 +54,14 @@ class Store:
         self.url = url
         self.engine = engine or make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reads = sessionmaker(self.engine.execution_options(kcs_readonly=True),
+                                   expire_on_commit=False)
+        # SQLite has one writer at a time and makes waiters sleep in steps of up to
+        # 100 ms; threads of one process queue on this lock instead, which hands over
+        # at once. (PostgreSQL needs no such thing.)
+        self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
+            threading.Lock() if self.engine.dialect.name == "sqlite"
+            else contextlib.nullcontext())
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (safe to run on every start)."""
@@ -67,13 +77,19 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session whose work commits together or not at all."""
-        with self._sessions() as session, session.begin():
+        with self._write_lock, self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads only: never waits for, nor blocks, a writer."""
+        with self._reads() as session, session.begin():
             yield session
 
     def ping(self) -> None:
         """Raise if the database cannot be reached (health checks)."""
-        with self.engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
+        with self._reads() as session:
+            session.connection().exec_driver_sql("SELECT 1")
 
     # -- intake -----------------------------------------------------------
 
@@ -98,9 +114,9 @@ class Store:
 
     def get_blob(self, sha256: str) -> bytes | None:
         """An inline blob's bytes, or None."""
-        with self.engine.connect() as conn:
-            return conn.scalar(select(Blob.__table__.c.data)
-                               .where(Blob.__table__.c.sha256 == sha256))
+        with self._reads() as session:
+            return session.connection().scalar(select(Blob.__table__.c.data)
+                                               .where(Blob.__table__.c.sha256 == sha256))
 
     @staticmethod
     def insert_intake(session: Session, intakes: list[dict[str, Any]],
@@ -118,7 +134,7 @@ class Store:
 
     def get_intake(self, intake_id: str) -> Intake | None:
         """One intake row, detached."""
-        with self._sessions() as session:
+        with self._reads() as session:
             return session.get(Intake, intake_id)
 
     def set_state(self, intake_id: str, state: str, *, stage: str | None = None,
@@ -135,14 +151,14 @@ class Store:
 
     def list_intake(self, states: tuple[str, ...], limit: int = 100) -> list[Intake]:
         """Newest first, filtered by state (dead letters, rejections)."""
-        with self._sessions() as session:
+        with self._reads() as session:
             rows = session.scalars(select(Intake).where(Intake.state.in_(states))
                                    .order_by(Intake.received_at.desc()).limit(limit))
             return list(rows)
 
     def count_by_state(self) -> dict[tuple[str, str], int]:
         """(channel, state) → count, for metrics."""
-        with self._sessions() as session:
+        with self._reads() as session:
             rows = session.execute(select(Intake.channel, Intake.state, func.count())
                                    .group_by(Intake.channel, Intake.state))
             return {(c, s): n for c, s, n in rows}
@@ -153,7 +169,7 @@ class Store:
         Returns (intake id, names of the stage columns already stored).
         """
         pending = select(Outbox.intake_id).where(Outbox.sent_at.is_(None))
-        with self._sessions() as session:
+        with self._reads() as session:
             rows = session.execute(
                 select(Intake, Item).outerjoin(Item, Item.intake_id == Intake.id)
                 .where(Intake.state.in_(("accepted", "processing")),
@@ -180,7 +196,7 @@ class Store:
 
     def pending_outbox(self, limit: int = 100) -> list[Outbox]:
         """Oldest unsent outbox rows."""
-        with self._sessions() as session:
+        with self._reads() as session:
             return list(session.scalars(select(Outbox).where(Outbox.sent_at.is_(None))
                                         .order_by(Outbox.id).limit(limit)))
 
@@ -198,7 +214,7 @@ class Store:
 
     def outbox_backlog(self) -> int:
         """How many outbox rows wait for the broker."""
-        with self._sessions() as session:
+        with self._reads() as session:
             return session.scalar(select(func.count()).select_from(Outbox)
                                   .where(Outbox.sent_at.is_(None))) or 0
 
@@ -206,7 +222,7 @@ class Store:
 
     def get_item(self, intake_id: str) -> Item | None:
         """Stage results for an intake, detached."""
-        with self._sessions() as session:
+        with self._reads() as session:
             return session.get(Item, intake_id)
 
     @staticmethod
@@ -247,7 +263,7 @@ class Store:
 
     def get_arende(self, arende_id: str) -> Arende | None:
         """One ärende, detached."""
-        with self._sessions() as session:
+        with self._reads() as session:
             return session.get(Arende, arende_id)
 
     # -- publication --------------------------------------------------------
@@ -272,7 +288,7 @@ class Store:
 
     def load_checkpoint(self, account: str, folder: str) -> tuple[int, int] | None:
         """(uidvalidity, last_uid) for a folder, or None before its first pull."""
-        with self._sessions() as session:
+        with self._reads() as session:
             row = session.get(ImapCheckpoint, (account, folder))
             return (row.uidvalidity, row.last_uid) if row else None
 
