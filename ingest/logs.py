@@ -12,7 +12,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -74,13 +74,15 @@ class _JsonFormatter(logging.Formatter):
 _configured = False
 
 
-def configure(level: str = "INFO", process: str = "kcs") -> None:
-    """JSON lines on stderr for our code and for the libraries we use."""
+def configure(level: str = "INFO", process: str = "kcs", *, stream: TextIO | None = None,
+              force: bool = False) -> None:
+    """JSON lines on stderr (or ``stream``) for our code and the libraries we use."""
     global _configured
-    if _configured:
+    if _configured and not force:
         return
     _configured = True
-    handler = logging.StreamHandler(sys.stderr)
+    stream = stream or sys.stderr
+    handler = logging.StreamHandler(stream)
     handler.addFilter(_StdlibPrivacy())
     handler.setFormatter(_JsonFormatter())
     root = logging.getLogger()
@@ -100,8 +102,8 @@ def configure(level: str = "INFO", process: str = "kcs") -> None:
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
+        logger_factory=structlog.PrintLoggerFactory(stream),
+        cache_logger_on_first_use=not force,
     )
     structlog.contextvars.bind_contextvars(process=process)
 

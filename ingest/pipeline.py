@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import os
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import dramatiq
@@ -182,6 +184,9 @@ class Pipeline:
             log.info("pipeline.rejected", intake_id=intake_id, stage=stage,
                      reason=exc.reason.value)
             return
+        except Exception as exc:
+            metrics.STAGE_RESULTS.labels(stage=stage, result="failed").inc()
+            raise _scrubbed(stage, exc) from None
         with self.store.transaction() as session:
             item = session.get(Item, intake_id, with_for_update=True)
             if item is None:
@@ -336,6 +341,14 @@ class Pipeline:
         delivery = ack.deliver_email(msg, outbound, self.settings.outbox_dir)
         return {"channel": "email", "to_domain": plan["to"].rsplit("@", 1)[-1],
                 "message_id": msg["Message-ID"], "at": utcnow().isoformat(), **delivery}
+
+
+def _scrubbed(stage: str, exc: Exception) -> StageError:
+    """The failure without its message: exceptions from parsers and models often quote
+    the citizen's text, and Dramatiq logs what it retries. Type and place are kept."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = next((f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames)), "?")
+    return StageError(f"{stage} failed: {type(exc).__name__} at {where}")
 
 
 def _fault_injection(stage: str) -> None:

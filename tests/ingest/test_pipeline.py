@@ -181,7 +181,7 @@ def test_retries_then_dead_letter_then_replay(settings, tmp_path: Path) -> None:
         assert wait_for_state(rt, receipt.intake_id) == "dead"
     row = rt.store.get_intake(receipt.intake_id)
     assert (row.reason_code, row.stage) == ("stage_failed", "classify")
-    assert "model file unreadable" in row.reason_detail
+    assert row.reason_detail.startswith("classify: ") and "RuntimeError at" in row.reason_detail
     assert downstream(settings.effective_redis_url(), QUEUE) == []
 
     assert rt.replay(receipt.intake_id) == "classify"
