@@ -182,12 +182,18 @@ def dead_letters_list(limit: int) -> None:
     """Show dead and rejected items with their reason codes."""
     rt = _runtime()
     rows = rt.store.list_intake(("dead", "rejected"), limit)
-    table = Table("id", "received", "channel", "state", "stage", "reason", "detail")
-    for row in rows:
-        table.add_row(row.id, row.received_at.isoformat(timespec="seconds"), row.channel,
-                      row.state, row.stage or "", row.reason_code or "",
-                      (row.reason_detail or "")[:80])
-    Console().print(table)
+    fields = [(row.id, row.received_at.isoformat(timespec="seconds"), row.channel, row.state,
+               row.stage or "", row.reason_code or "", (row.reason_detail or "")[:80])
+              for row in rows]
+    out = Console()
+    if out.is_terminal:
+        table = Table("id", "received", "channel", "state", "stage", "reason", "detail")
+        for values in fields:
+            table.add_row(*values)
+        out.print(table)
+    else:  # piped: one tab-separated line per item, for scripts
+        for values in fields:
+            click.echo("\t".join(values))
     if not rows:
         console.print("No dead letters.")
 

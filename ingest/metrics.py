@@ -38,6 +38,8 @@ class StoreCollector(Collector):
         items = GaugeMetricFamily("kcs_items", "Items by channel and state",
                                   labels=["channel", "state"])
         backlog = GaugeMetricFamily("kcs_outbox_backlog", "Outbox rows waiting for the broker")
+        if self.store is None:
+            return
         try:
             for (channel, state), n in self.store.count_by_state().items():  # type: ignore[attr-defined]
                 items.add_metric([channel, state], n)

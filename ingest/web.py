@@ -18,7 +18,9 @@ from ingest.app import Runtime
 from ingest.broker import redis_client
 from ingest.metrics import StoreCollector
 
-_collectors: dict[int, StoreCollector] = {}
+# One collector per process, pointed at the runtime of the app most recently built.
+_collector = StoreCollector(None)
+REGISTRY.register(_collector)
 
 
 def create_app(runtime: Runtime | None = None) -> FastAPI:
@@ -26,10 +28,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     runtime = runtime or Runtime.build(migrate=False)
     app = FastAPI(title="KCS intake", docs_url=None, redoc_url=None)
     app.state.runtime = runtime
-    if id(runtime.store) not in _collectors:
-        collector = StoreCollector(runtime.store)
-        REGISTRY.register(collector)
-        _collectors[id(runtime.store)] = collector
+    _collector.store = runtime.store
 
     @app.get("/health")
     def health() -> JSONResponse:
