@@ -15,9 +15,10 @@ from ingest.blobs import BlobStore
 from ingest.broker import make_broker
 from ingest.config import Settings, load_settings
 from ingest.db import Intake as IntakeRow
+from ingest.db import Item
 from ingest.intake import Intake
 from ingest.model import utcnow
-from ingest.stages import STAGES, START_ACTOR, actor_name
+from ingest.stages import COLUMN, STAGES, START_ACTOR, actor_name
 from ingest.store import Store
 
 
@@ -57,6 +58,29 @@ class Runtime:
         pipeline = Pipeline(self.settings, self.store, self.blobs, self.broker, classifier)
         pipeline.register()
         return pipeline
+
+    def release(self, intake_id: str, corrections: dict[str, Any] | None = None) -> str:
+        """Registratur is done with an item held for review: store their corrections to
+        the held stage's result and send the item on. Returns the next stage."""
+        with self.store.transaction() as session:
+            row = session.get(IntakeRow, intake_id, with_for_update=True)
+            if row is None:
+                raise KeyError(intake_id)
+            if row.state != "review" or row.stage not in STAGES:
+                raise ValueError(f"item {intake_id} is {row.state}, not waiting for review")
+            item = session.get(Item, intake_id, with_for_update=True)
+            column = COLUMN[row.stage]
+            if corrections and item is not None:
+                setattr(item, column, {**(getattr(item, column) or {}), **corrections})
+                item.updated_at = utcnow()
+            following = STAGES[STAGES.index(row.stage) + 1]
+            row.state = "processing"
+            row.reason_code = None
+            row.reason_detail = None
+            row.updated_at = utcnow()
+            self.store.add_outbox(session, intake_id, self.settings.kcs.pipeline.queue,
+                                  actor_name(following), {"args": [intake_id]})
+        return following
 
     def replay(self, intake_id: str) -> str:
         """Send a dead or rejected item through again from the stage that stopped it."""

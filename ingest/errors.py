@@ -4,6 +4,7 @@
     ├── ConfigError            config file wrong: names file, key and line
     ├── IntakeUnavailable      the store cannot take the message now (answer 451)
     ├── InputRejected          the input can never be processed (reason code)
+    ├── NeedsReview            a person must look before the item goes on (reason code)
     └── StageError             a pipeline stage failed (retried, then dead letter)
 
 Channels catch ``IntakeUnavailable`` and answer "try later" on their protocol;
@@ -11,6 +12,8 @@ they never answer "received" unless ``accept`` returned.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from ingest.reasons import ReasonCode
 
@@ -43,6 +46,23 @@ class InputRejected(KcsError):
     def __init__(self, reason: ReasonCode, detail: str = "") -> None:
         super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
         self.reason = reason
+        self.detail = detail
+
+
+class NeedsReview(KcsError):
+    """The stage produced a result a person must check first (e.g. low OCR confidence).
+
+    The pipeline stores ``result`` and ``blobs`` as usual, puts the item in
+    state ``review`` with this reason code, and goes on only when registratur
+    releases it (``Runtime.release``).
+    """
+
+    def __init__(self, reason: ReasonCode, result: Any, blobs: dict[str, bytes] | None = None,
+                 detail: str = "") -> None:
+        super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
+        self.reason = reason
+        self.result = result
+        self.blobs = blobs or {}
         self.detail = detail
 
 

@@ -36,7 +36,7 @@ from ingest import ack, contract, metrics
 from ingest.blobs import BlobStore
 from ingest.config import Settings
 from ingest.db import Arende, Intake, Item, Outbox, Publication
-from ingest.errors import InputRejected, StageError
+from ingest.errors import InputRejected, NeedsReview, StageError
 from ingest.logs import get_logger
 from ingest.model import ChannelMeta, NormalisedMessage, as_utc, utcnow
 from ingest.normalisers import normalise
@@ -48,6 +48,7 @@ from ingest.store import Store
 log = get_logger("pipeline")
 
 DEAD_LETTER_ACTOR = "kcs.dead_letter"
+HOLD = "hold_for_review"
 
 
 class Classifier(Protocol):
@@ -198,18 +199,25 @@ class Pipeline:
             hook = self.commit_hooks.get(stage)
             if hook is not None:
                 hook(session, view, result)
+            hold = result.pop(HOLD, None)
             setattr(item, column, {k: v for k, v in result.items() if k != "item"})
             item.updated_at = utcnow()
-            next_rows = self._next_rows(session, stage, intake_id, result)
-            last = stage == STAGES[-1]
+            if hold:  # wait for registratur: no next stage until released
+                next_rows = []
+                values = {"state": "review", "reason_code": hold["reason"],
+                          "reason_detail": hold["detail"]}
+            else:
+                next_rows = self._next_rows(session, stage, intake_id, result)
+                values = {"state": "done" if stage == STAGES[-1] else "processing",
+                          "reason_code": None, "reason_detail": None}
             session.execute(update(Intake).where(Intake.id == intake_id).values(
-                state="done" if last else "processing", stage=stage, reason_code=None,
-                reason_detail=None, updated_at=utcnow()))
+                stage=stage, updated_at=utcnow(), **values))
         for row in next_rows:
             send_row(self.store, self.broker, row)
         metrics.STAGE_SECONDS.labels(stage=stage).observe(time.perf_counter() - started)
         metrics.STAGE_RESULTS.labels(stage=stage, result="done").inc()
-        log.info("pipeline.stage_done", intake_id=intake_id, stage=stage)
+        log.info("pipeline.held_for_review" if hold else "pipeline.stage_done",
+                 intake_id=intake_id, stage=stage)
 
     def _next_rows(self, session: Session, stage: str, intake_id: str,
                    result: dict[str, Any]) -> list[Outbox]:
@@ -232,7 +240,13 @@ class Pipeline:
 
     def _normalise(self, view: View) -> dict[str, Any]:
         raw = self.blobs.get(view.intake.raw_sha256)
-        message, blobs = normalise(raw, view.meta, self.settings)
+        try:
+            message, blobs = normalise(raw, view.meta, self.settings)
+        except NeedsReview as hold:
+            for data in hold.blobs.values():
+                self.blobs.put(data)
+            return {**hold.result.to_dict(), HOLD: {"reason": hold.reason.value,
+                                                   "detail": hold.detail[:500]}}
         for data in blobs.values():
             self.blobs.put(data)
         return message.to_dict()

@@ -188,3 +188,29 @@ def test_retries_then_dead_letter_then_replay(settings, tmp_path: Path) -> None:
     with running_pipeline(rt):
         assert wait_for_state(rt, receipt.intake_id) == "done"
     assert len(downstream(settings.effective_redis_url(), QUEUE)) == 1
+
+
+def test_held_for_review_waits_for_registratur_then_goes_on(settings, monkeypatch) -> None:
+    """A channel can hold an item (e.g. unsure OCR); release applies the corrections."""
+    from ingest import pipeline as pipeline_module
+    from ingest.errors import NeedsReview
+    from ingest.reasons import ReasonCode
+
+    real = pipeline_module.normalise
+
+    def unsure(raw, meta, settings):  # noqa: ANN001, ANN202
+        message, blobs = real(raw, meta, settings)
+        raise NeedsReview(ReasonCode.DEFECTIVE_MIME, message, blobs, "test hold")
+
+    monkeypatch.setattr(pipeline_module, "normalise", unsure)
+    rt = Runtime.build(settings)
+    with running_pipeline(rt):
+        receipt = rt.intake.accept(mail(), email_meta())
+        assert wait_for_state(rt, receipt.intake_id, frozenset({"review"})) == "review"
+        time.sleep(0.5)
+        assert rt.store.get_intake(receipt.intake_id).state == "review"  # it waits
+        assert downstream(settings.effective_redis_url(), QUEUE) == []
+        assert rt.release(receipt.intake_id, {"subject": "Rättad rubrik"}) == "classify"
+        assert wait_for_state(rt, receipt.intake_id) == "done"
+    [item] = downstream(settings.effective_redis_url(), QUEUE)
+    assert item["subject"] == "Rättad rubrik"
