@@ -7,7 +7,6 @@ channel registers the function that reads its own raw format.
 from __future__ import annotations
 
 from channels.email.normalise import EmailLimits, normalise_email
-
 from ingest.config import Settings
 from ingest.model import Channel, ChannelMeta, NormalisedMessage
 
