@@ -103,7 +103,9 @@ def configure(level: str = "INFO", process: str = "kcs", *, stream: TextIO | Non
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(stream),
-        cache_logger_on_first_use=not force,
+        # No caching: a cached logger would keep writing where the first
+        # configuration pointed, even after a reconfiguration.
+        cache_logger_on_first_use=False,
     )
     structlog.contextvars.bind_contextvars(process=process)
 
