@@ -86,3 +86,33 @@ def candidates_in(subject: str, body: str, in_reply_to: str | None,
 def year_of(when: datetime) -> int:
     """The ärende year: the year the first message arrived (Stockholm time is close enough)."""
     return when.year
+
+
+# -- SMS continuity (channels/sms) ---------------------------------------------
+# Kept apart from ``decide`` so the evidence-scored linker can take these two
+# signals over as they are: an SMS has no Message-ID threading, so the sender's
+# phone number stands in for the reply header.
+
+
+def decide_sms(*, phone: str, subject: str, body: str,
+               arende_phone: dict[str, str | None],
+               recent_open: list[str]) -> LinkDecision | None:
+    """Link an SMS by its sender's number, or None to fall back to ``decide``.
+
+    ``arende_phone`` maps ärende ids quoted in the text to the number each was
+    opened from; ``recent_open`` lists open ärenden opened from ``phone`` and
+    active within the configured number of days, most recently active first.
+    An ärende number quoted from the same phone wins; otherwise a recent open
+    ärende from the same phone (a reply to our acknowledgement SMS lands here,
+    since the citizen answers the number we wrote from).
+    """
+    for number in find_numbers(f"{subject}\n{body}"):
+        if number in arende_phone and arende_phone[number] == phone:
+            return LinkDecision(number, False, "arende_number_same_phone",
+                                [{"signal": "arende_number", "value": number},
+                                 {"signal": "same_sender_phone", "value": True}])
+    if recent_open:
+        return LinkDecision(recent_open[0], False, "sms_same_number_recent",
+                            [{"signal": "same_sender_phone", "value": True},
+                             {"signal": "open_arenden_from_number", "value": len(recent_open)}])
+    return None

@@ -5,6 +5,8 @@ acknowledge stage then delivers exactly that plan. We never answer a robot:
 auto-replies, bounces, mailing lists, no-reply senders and our own mail get
 no acknowledgement (RFC 3834). This first version sends a short bilingual
 Swedish/English e-mail; per-type, per-language templates replace the text.
+An SMS is answered by SMS (``channels.sms.outbound``), never to a number
+that has opted out.
 """
 
 from __future__ import annotations
@@ -60,16 +62,43 @@ def robot_reason(message: NormalisedMessage, meta: ChannelMeta,
 
 
 def plan(message: NormalisedMessage, meta: ChannelMeta, outbound: OutboundConfig,
-         flags: dict[str, bool]) -> dict[str, Any]:
-    """Decide whether and where to acknowledge; stored on the item and published."""
+         flags: dict[str, bool], *, sms_opted_out: bool = False,
+         sms_own_number: str | None = None) -> dict[str, Any]:
+    """Decide whether and where to acknowledge; stored on the item and published.
+
+    ``sms_opted_out``: the sender's number has opted out of our SMS (looked up
+    by the caller); ``sms_own_number``: the number we send from (loop guard).
+    """
     if flags.get("anonym") or message.sender.anonymous:
         return {"planned": False, "channel": None, "to": None, "reason": "anonymous"}
     robot = robot_reason(message, meta, outbound)
     if robot:
         return {"planned": False, "channel": None, "to": None, "reason": robot}
+    if meta.channel is Channel.SMS and message.sender.phone:
+        return _plan_sms(message, opted_out=sms_opted_out, own_number=sms_own_number)
     if message.sender.email:
         return {"planned": True, "channel": "email", "to": message.sender.email, "reason": None}
     return {"planned": False, "channel": None, "to": None, "reason": "no_supported_contact"}
+
+
+def _plan_sms(message: NormalisedMessage, *, opted_out: bool,
+              own_number: str | None) -> dict[str, Any]:
+    """An SMS is answered by SMS, except keywords, opted-out numbers and ourselves.
+
+    STOP gets nothing from us: Twilio and the carriers send the standard
+    opt-out confirmation themselves, and after STOP we send nothing at all
+    until START (whose confirmation Twilio sends too). HELP is answered with
+    the help text by the acknowledge stage.
+    """
+    phone = message.sender.phone
+    keyword = message.headers.get("sms-keyword")
+    if keyword == "stop" or opted_out:
+        return {"planned": False, "channel": None, "to": None, "reason": "opted_out"}
+    if keyword == "start":
+        return {"planned": False, "channel": None, "to": None, "reason": "sms_keyword"}
+    if own_number and phone == own_number:
+        return {"planned": False, "channel": None, "to": None, "reason": "our_own_number"}
+    return {"planned": True, "channel": "sms", "to": phone, "reason": None}
 
 
 def compose_email(*, to: str, arende_id: str, subject: str, in_reply_to: str | None,

@@ -145,6 +145,118 @@ class EmailLimitsConfig(_Strict):
     max_archive_total_bytes: int = Field(200 * 2**20, ge=1024)
     max_pdf_pages: int = Field(50, ge=1)
     max_text_chars: int = Field(1_000_000, ge=1000)
+    pdf_timeout_s: float = Field(20.0, gt=0, le=600)
+    pdf_memory_mb: int = Field(512, ge=128)
+
+
+_E164 = r"^\+[1-9]\d{6,14}$"
+
+
+class SmsConfig(_Strict):
+    """The SMS channel over Twilio (``channels/sms``).
+
+    Secrets never live here: ``TWILIO_AUTH_TOKEN`` (enough to check inbound
+    signatures) and ``TWILIO_ACCOUNT_SID`` (needed to send; without it outbound
+    SMS are written to ``var/outbox/sms/``) come from the environment.
+    """
+
+    # What precedes /sms/twilio in the URL configured at Twilio, e.g.
+    # https://kcs.example.se; None: the URL as this server saw it.
+    public_base_url: str | None = None
+    trust_forwarded_headers: bool = False
+    from_number: str | None = Field(None, pattern=_E164)
+    messaging_service_sid: str | None = Field(None, pattern=r"^MG[0-9a-fA-F]{32}$")
+    api_base_url: str = "https://api.twilio.com"
+    status_callbacks: bool = True
+    max_segments: int = Field(3, ge=1, le=10)
+    opt_out_keywords: tuple[str, ...] = ("STOP", "STOPP", "AVSLUTA", "AVBRYT", "SLUTA",
+                                         "UNSUBSCRIBE", "CANCEL", "END", "QUIT")
+    opt_in_keywords: tuple[str, ...] = ("START", "UNSTOP")
+    help_keywords: tuple[str, ...] = ("HELP", "HJÄLP", "INFO")
+    help_text: str = ("Kontaktcenter Stockholm: skriv vad saken gäller i ett SMS så får du "
+                      "ett ärendenummer. Vid akut fara, ring 112. Svara STOPP för att inte "
+                      "få fler SMS.")
+    continuity_days: int = Field(14, ge=0, le=365)
+    max_media: int = Field(10, ge=0, le=10)
+    max_media_bytes: int = Field(5 * 2**20, ge=1024)
+    max_body_bytes: int = Field(64 * 1024, ge=4096)
+    send_attempts: int = Field(4, ge=1, le=10)
+    send_backoff_s: float = Field(0.5, ge=0, le=60)
+    request_timeout_s: float = Field(15.0, gt=0, le=120)
+
+    @field_validator("public_base_url", "api_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("opt_out_keywords", "opt_in_keywords", "help_keywords")
+    @classmethod
+    def _keywords(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(v.strip().upper() for v in value if v.strip())
+
+
+class ScanLetterheadConfig(_Strict):
+    """The city's own letterhead: addresses, phones and e-mails of city offices.
+
+    Letters to the city quote these (the recipient block, a reply slip, a
+    form's footer); field extraction never takes them as the sender's.
+    """
+
+    names: tuple[str, ...] = ("Stockholms stad", "Stockholms kommun", "Kontaktcenter Stockholm",
+                              "Kontakt Stockholm", "Stadshuset")
+    addresses: tuple[str, ...] = ("Box 8314, 104 20 Stockholm",
+                                  "Ragnar Östbergs plan 1, 105 35 Stockholm")
+    phones: tuple[str, ...] = ("08-508 00 508", "08-508 290 00")
+    emails: tuple[str, ...] = ("kontaktcenter@stockholm.se", "registrator@stockholm.se")
+    domains: tuple[str, ...] = ("stockholm.se",)
+
+
+class ScanConfig(_Strict):
+    """The scan channel: hot folder, upload, OCR, quality gate (``channels/scan``)."""
+
+    # Hot folder; None: no watcher. Files in its fax_subdir are faxes.
+    watch_dir: str | None = None
+    poll_interval_s: float = Field(2.0, gt=0, le=600)
+    stability_s: float = Field(5.0, ge=0, le=3600)
+    after_intake: Literal["move", "delete"] = "move"
+    processed_dir: str | None = None
+    fax_subdir: str = "fax"
+    # OCR.
+    languages: tuple[str, ...] = ("swe", "eng")
+    ocr_dpi: int = Field(300, ge=100, le=600)
+    osd_dpi: int = Field(150, ge=100, le=300)
+    ocr_workers: int = Field(0, ge=0, le=64)
+    ocr_timeout_s: float = Field(120.0, gt=0, le=3600)
+    osd: bool = True
+    osd_min_confidence: float = Field(5.0, ge=0)
+    deskew: bool = True
+    max_deskew_deg: float = Field(10.0, ge=0, le=45)
+    # Quality gate: a page below either threshold sends the item to review.
+    min_page_mean_conf: float = Field(70.0, ge=0, le=100)
+    low_word_conf: float = Field(50.0, ge=0, le=100)
+    max_low_conf_share: float = Field(0.25, ge=0, le=1)
+    # Batches.
+    blank_max_ink_ratio: float = Field(0.0005, ge=0, le=0.1)
+    split_on_blank: Literal["off", "single", "double"] = "single"
+    separator_codes: tuple[str, ...] = ("PATCHT", "KCS-SEPARATOR")
+    # Limits against hostile or broken files.
+    max_file_bytes: int = Field(200 * 2**20, ge=1024)
+    max_pages: int = Field(200, ge=1)
+    max_image_pixels: int = Field(100_000_000, ge=1_000_000)
+    max_render_pixels: int = Field(40_000_000, ge=1_000_000)
+    min_text_layer_chars: int = Field(20, ge=1)
+    city_letterhead: ScanLetterheadConfig = ScanLetterheadConfig()
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or not all(v.replace("_", "").isalnum() for v in value):
+            raise ValueError("list Tesseract language codes, e.g. [swe, eng]")
+        return value
 
 
 class KcsConfig(_Strict):
@@ -157,6 +269,8 @@ class KcsConfig(_Strict):
     outbound: OutboundConfig = OutboundConfig()
     storage: StorageConfig = StorageConfig()
     email_limits: EmailLimitsConfig = EmailLimitsConfig()
+    sms: SmsConfig = SmsConfig()
+    scan: ScanConfig = ScanConfig()
 
 
 class RouteMatch(_Strict):

@@ -7,6 +7,9 @@ channel registers the function that reads its own raw format.
 from __future__ import annotations
 
 from channels.email.normalise import EmailLimits, normalise_email
+from channels.sms.credentials import TwilioCredentials
+from channels.sms.media import MediaFetcher
+from channels.sms.normalise import normalise_sms
 from ingest.config import Settings
 from ingest.model import Channel, ChannelMeta, NormalisedMessage
 
@@ -18,7 +21,13 @@ def _email(raw: bytes, meta: ChannelMeta, settings: Settings
     return parsed.message, parsed.blobs
 
 
-_BY_CHANNEL = {Channel.EMAIL: _email}
+def _sms(raw: bytes, meta: ChannelMeta, settings: Settings
+         ) -> tuple[NormalisedMessage, dict[str, bytes]]:
+    fetcher = MediaFetcher(settings.kcs.sms, TwilioCredentials.from_env())
+    return normalise_sms(raw, settings.kcs.sms, fetcher)
+
+
+_BY_CHANNEL = {Channel.EMAIL: _email, Channel.SMS: _sms}
 
 
 def normalise(raw: bytes, meta: ChannelMeta, settings: Settings

@@ -31,6 +31,9 @@ import dramatiq
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from channels.sms import continuity as sms_continuity
+from channels.sms import outbound as sms_outbound
+from channels.sms import state as sms_state
 from dedupe import linker
 from ingest import ack, contract, metrics
 from ingest.blobs import BlobStore
@@ -38,9 +41,9 @@ from ingest.config import Settings
 from ingest.db import Arende, Intake, Item, Outbox, Publication
 from ingest.errors import InputRejected, NeedsReview, StageError
 from ingest.logs import get_logger
-from ingest.model import ChannelMeta, NormalisedMessage, as_utc, utcnow
+from ingest.model import Channel, ChannelMeta, NormalisedMessage, as_utc, utcnow
 from ingest.normalisers import normalise
-from ingest.relay import send_row
+from ingest.relay import SentMarker, enqueue_row
 from ingest.routing import route
 from ingest.stages import COLUMN, STAGES, actor_name
 from ingest.store import Store
@@ -107,6 +110,7 @@ class Pipeline:
         self.broker = broker
         self.classifier: Classifier = classifier or PlaceholderClassifier()
         self.queue = settings.kcs.pipeline.queue
+        self.sent = SentMarker(store)
         self.stages: dict[str, StageFn] = {
             "normalise": self._normalise, "classify": self._classify, "link": self._link,
             "route": self._route, "publish": self._publish, "acknowledge": self._acknowledge,
@@ -213,7 +217,8 @@ class Pipeline:
             session.execute(update(Intake).where(Intake.id == intake_id).values(
                 stage=stage, updated_at=utcnow(), **values))
         for row in next_rows:
-            send_row(self.store, self.broker, row)
+            if enqueue_row(self.store, self.broker, row):
+                self.sent.add(row.id)
         metrics.STAGE_SECONDS.labels(stage=stage).observe(time.perf_counter() - started)
         metrics.STAGE_RESULTS.labels(stage=stage, result="done").inc()
         log.info("pipeline.held_for_review" if hold else "pipeline.stage_done",
@@ -265,6 +270,11 @@ class Pipeline:
 
     def _link(self, view: View) -> dict[str, Any]:
         message = view.message
+        if view.meta.channel is Channel.SMS:  # SMS continuity: same number, recent ärende
+            sms_decision = sms_continuity.sms_link(self.store, message, self.settings.kcs.sms,
+                                                   as_utc(view.intake.received_at))
+            if sms_decision is not None:
+                return sms_decision.to_dict()
         ids = linker.candidates_in(message.subject, message.body, message.in_reply_to,
                                    message.references)
         known: dict[str, str | None] = {}
@@ -314,7 +324,11 @@ class Pipeline:
             flags.setdefault(key, False)
         language = classification.pop("language", "und") or "und"
         classification.setdefault("model_version", "unknown")
-        plan = ack.plan(message, view.meta, self.settings.kcs.outbound, flags)
+        sms_opted_out = (view.meta.channel is Channel.SMS
+                         and sms_state.is_opted_out(self.store, message.sender.phone))
+        plan = ack.plan(message, view.meta, self.settings.kcs.outbound, flags,
+                        sms_opted_out=sms_opted_out,
+                        sms_own_number=self.settings.kcs.sms.from_number)
         routing = view.item.routing or {}
         item = contract.build_item(
             intake_id=view.intake.id, received_at=as_utc(view.intake.received_at).isoformat(),
@@ -345,6 +359,10 @@ class Pipeline:
             return {"state": "skipped", "reason": plan.get("reason")}
         message = view.message
         arende_id = view.item.arende_id or ""
+        if plan.get("channel") == "sms":
+            return sms_outbound.acknowledge(self.settings, self.store, to=plan["to"],
+                                            arende_id=arende_id, intake_id=view.intake.id,
+                                            message=message)
         outbound = self.settings.kcs.outbound
         msg = ack.compose_email(
             to=plan["to"], arende_id=arende_id, subject=message.subject,

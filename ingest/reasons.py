@@ -44,3 +44,29 @@ class ReasonCode(StrEnum):
     # E-mail normalisation (appended; parts of a message, non-fatal).
     CONTENT_TYPE_MISMATCH = "content_type_mismatch"  # magic bytes contradict type or name
     TEXT_TRUNCATED = "text_truncated"  # text cut at the configured character limit
+
+    # SMS channel (appended; non-fatal, recorded on the normalised message).
+    SMS_OPT_OUT = "sms_opt_out"  # the message is an opt-out keyword (STOP, STOPP …)
+    SMS_OPT_IN = "sms_opt_in"  # the message is an opt-in keyword (START, UNSTOP)
+    SMS_HELP = "sms_help"  # the message is a help keyword (HELP, HJÄLP, INFO)
+    SMS_SENDER_UNPARSEABLE = "sms_sender_unparseable"  # From is no phone number (alphanumeric)
+    SMS_MEDIA_UNAVAILABLE = "sms_media_unavailable"  # an MMS media URL could not be fetched
+    SMS_MEDIA_NOT_TWILIO = "sms_media_not_twilio"  # media URL outside Twilio: not fetched
+    SMS_MEDIA_TOO_MANY = "sms_media_too_many"  # more media than sms.max_media: rest skipped
+
+    # Scan channel (appended). Fatal: the item is "rejected", its file kept.
+    SCAN_UNSUPPORTED_FORMAT = "scan_unsupported_format"  # not a PDF, TIFF, JPEG or PNG
+    SCAN_TOO_MANY_PAGES = "scan_too_many_pages"  # more pages than scan.max_pages
+    SCAN_FILE_TOO_LARGE = "scan_file_too_large"  # more bytes than scan.max_file_bytes
+    IMAGE_TOO_LARGE = "image_too_large"  # a page image above scan.max_image_pixels
+    IMAGE_UNREADABLE = "image_unreadable"  # truncated or corrupt TIFF/JPEG/PNG
+    # Scan channel: held for registratur review (state "review").
+    OCR_LOW_CONFIDENCE = "ocr_low_confidence"  # a page below the quality gate
+    OCR_FAILED = "ocr_failed"  # Tesseract failed or timed out on a page
+    SCAN_NO_TEXT = "scan_no_text"  # every page blank, or no words found
+    SCAN_PAGE_COUNT_MISMATCH = "scan_page_count_mismatch"  # pages expected ≠ pages found
+    # Scan channel, non-fatal notes on the normalised message.
+    SCAN_BLANK_PAGE = "scan_blank_page"  # a blank page inside the letter (kept, not OCR'd)
+
+    # E-mail attachments (appended; non-fatal, the attachment is kept).
+    PDF_TOO_COMPLEX = "pdf_too_complex"  # PDF text reading hit its time or memory limit

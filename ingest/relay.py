@@ -26,8 +26,8 @@ from ingest.store import Store
 log = get_logger("relay")
 
 
-def send_row(store: Store, broker: dramatiq.Broker, row: Outbox) -> bool:
-    """Enqueue one outbox row and mark it sent; False (and recorded) if the broker refused."""
+def enqueue_row(store: Store, broker: dramatiq.Broker, row: Outbox) -> bool:
+    """Hand one outbox row to the broker; False (and recorded on the row) if it refused."""
     message = outbox_message(row.id, row.queue, row.actor, list(row.payload.get("args", [])))
     try:
         broker.enqueue(message)
@@ -35,9 +35,60 @@ def send_row(store: Store, broker: dramatiq.Broker, row: Outbox) -> bool:
         metrics.RELAYED.labels(result="failed").inc()
         store.mark_outbox_failed(row.id, f"{type(exc).__name__}: {exc}")
         return False
-    store.mark_outbox_sent(row.id)
     metrics.RELAYED.labels(result="sent").inc()
     return True
+
+
+def send_row(store: Store, broker: dramatiq.Broker, row: Outbox) -> bool:
+    """Enqueue one outbox row and mark it sent at once."""
+    if not enqueue_row(store, broker, row):
+        return False
+    store.mark_outbox_sent(row.id)
+    return True
+
+
+class SentMarker:
+    """Marks outbox rows sent in batches, off the stages' hot path.
+
+    A stage sends its next-stage message right after its commit; recording
+    that costs one more write transaction per stage, so rows are marked a
+    fraction of a second later, many at once. Should the process die first,
+    the relay sends those rows again (same message ids; stages are idempotent).
+    """
+
+    def __init__(self, store: Store, interval_s: float = 0.2) -> None:
+        self.store = store
+        self.interval_s = interval_s
+        self._ids: list[int] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, outbox_id: int) -> None:
+        """Remember a row the broker took."""
+        with self._lock:
+            self._ids.append(outbox_id)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="outbox-marker",
+                                                daemon=True)
+                self._thread.start()
+
+    def flush(self) -> None:
+        """Mark everything remembered so far (kept for the next try on failure)."""
+        with self._lock:
+            ids, self._ids = self._ids, []
+        if not ids:
+            return
+        try:
+            self.store.mark_outbox_sent(*ids)
+        except Exception as exc:
+            log.warning("relay.mark_sent_failed", rows=len(ids), error=type(exc).__name__)
+            with self._lock:
+                self._ids[:0] = ids
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(self.interval_s)
+            self.flush()
 
 
 class Relay:

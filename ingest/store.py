@@ -200,10 +200,10 @@ class Store:
             return list(session.scalars(select(Outbox).where(Outbox.sent_at.is_(None))
                                         .order_by(Outbox.id).limit(limit)))
 
-    def mark_outbox_sent(self, outbox_id: int) -> None:
-        """The broker has the message."""
+    def mark_outbox_sent(self, *outbox_ids: int) -> None:
+        """The broker has these messages."""
         with self.transaction() as session:
-            session.execute(update(Outbox).where(Outbox.id == outbox_id)
+            session.execute(update(Outbox).where(Outbox.id.in_(outbox_ids))
                             .values(sent_at=utcnow(), last_error=None))
 
     def mark_outbox_failed(self, outbox_id: int, error: str) -> None:

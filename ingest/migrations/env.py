@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import channels.sms.db  # noqa: F401  (registers the SMS tables on Base.metadata)
 from ingest.db import Base, make_engine
 
 config = context.config

@@ -107,9 +107,34 @@ def build_pdf(pages: list[str], *, encrypt: bool = False) -> bytes:
             (f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
              f"/Resources << /Font << /F1 3 0 R >> >> /Contents {5 + 2 * i} 0 R >>").encode())
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    extra = b""
     if encrypt:
         objects.append(b"<< /Filter /Standard /V 1 /R 2 /O <" + b"5a" * 32 + b"> /U <"
                        + b"c3" * 32 + b"> /P -3904 >>")
+        extra = b" /Encrypt %d 0 R /ID [<%s><%s>]" % (len(objects), b"ab" * 16, b"ab" * 16)
+    return _pdf_file(objects, extra)
+
+
+def build_flate_pdf(compressed: bytes) -> bytes:
+    """A one-page PDF whose content stream is ``compressed`` (zlib data) with /FlateDecode.
+
+    For hostile PDFs: a stream that inflates to hundreds of megabytes, or to
+    millions of text operations, while the file stays small.
+    """
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+        b"/Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(compressed) + compressed
+        + b"\nendstream",
+    ]
+    return _pdf_file(objects)
+
+
+def _pdf_file(objects: list[bytes], trailer_extra: bytes = b"") -> bytes:
+    """Numbered objects, a cross-reference table and a trailer: a PDF file."""
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for number, body in enumerate(objects, 1):
@@ -119,11 +144,8 @@ def build_pdf(pages: list[str], *, encrypt: bool = False) -> bytes:
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     for offset in offsets:
         out += b"%010d 00000 n \n" % offset
-    extra = b""
-    if encrypt:
-        extra = b" /Encrypt %d 0 R /ID [<%s><%s>]" % (len(objects), b"ab" * 16, b"ab" * 16)
     out += (b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n"
-            % (len(objects) + 1, extra, xref))
+            % (len(objects) + 1, trailer_extra, xref))
     return bytes(out)
 
 
@@ -131,6 +153,12 @@ def build_pdf(pages: list[str], *, encrypt: bool = False) -> bytes:
 def make_pdf() -> Callable[..., bytes]:
     """``build_pdf`` as a fixture (test modules cannot import conftest)."""
     return build_pdf
+
+
+@pytest.fixture(scope="session")
+def make_flate_pdf() -> Callable[[bytes], bytes]:
+    """``build_flate_pdf`` as a fixture."""
+    return build_flate_pdf
 
 
 def build_mail(body: str = "Hej!", *, attachments: list[tuple[str, str, bytes]] = (),
