@@ -61,15 +61,17 @@ def decoded_payload(part: Message, encoded: str) -> bytes:
 def decode_bytes(data: bytes, cte: str) -> bytes:
     """Base64 (junk characters skipped) or quoted-printable bytes decoded; as given if broken.
 
-    Known gap, kept as it was: unlike the chunked decoder this decodes whole
-    groups of four only, so a padded ending ("RA==") loses its last one or
-    two bytes. Fixing it changes the sha256 of such attached messages.
+    A last group of two or three characters (a padded ending such as "RA==")
+    still holds bytes and is decoded, as in the chunked decoder; a lone
+    trailing character holds none.
     """
     try:
         if cte == "base64":
             cleaned = _NOT_BASE64_BYTES.sub(b"", data)
-            cleaned = cleaned[: len(cleaned) - len(cleaned) % 4]
-            return binascii.a2b_base64(cleaned)
+            whole = len(cleaned) - len(cleaned) % 4
+            tail = cleaned[whole:]
+            padded = tail + b"=" * (-len(tail) % 4) if len(tail) > 1 else b""
+            return binascii.a2b_base64(cleaned[:whole] + padded)
         return binascii.a2b_qp(data)
     except (binascii.Error, ValueError):
         return data

@@ -306,3 +306,22 @@ def test_inline_image_is_an_attachment() -> None:
     assert msg.body == "Se här:"
     assert [(a.filename, a.content_type) for a in msg.attachments] == [("bilaga-1.png",
                                                                          "image/png")]
+
+
+def test_base64_attached_message_keeps_its_last_bytes() -> None:
+    """A message/rfc822 part sent base64-encoded with padding loses nothing."""
+    import base64
+    import hashlib
+
+    inner = b"From: b@example.se\nSubject: inner\n\nSista raden: RA"
+    for cut in range(3):  # vary the length so every padding shape occurs
+        body = inner + b"!" * cut
+        raw = (b"From: a@example.se\nSubject: fwd\nMIME-Version: 1.0\n"
+               b"Content-Type: multipart/mixed; boundary=B\n\n--B\n"
+               b"Content-Type: text/plain\n\nSe bifogat.\n--B\n"
+               b"Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n"
+               + base64.encodebytes(body) + b"--B--\n")
+        parsed = normalise_email(raw)
+        kept = [a for a in parsed.message.attachments if a.sha256 in parsed.blobs]
+        assert any(parsed.blobs[a.sha256] == body for a in kept), cut
+        assert hashlib.sha256(body).hexdigest() in parsed.blobs
