@@ -8,6 +8,8 @@ row, a stage result and the next stage's message).
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,6 +49,40 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+class _SqliteWriterLock:
+    """Queue SQLite writers on a lock that hands over at once.
+
+    SQLite has one writer at a time and makes the others sleep and retry in
+    steps of up to 100 ms, which wastes most of the time under contention.
+    Threads of one process queue on a mutex; processes on ``flock`` of a
+    lock file next to the database (the kernel wakes the next waiter).
+    """
+
+    def __init__(self, database: str | None) -> None:
+        self._mutex = threading.Lock()
+        self._path = f"{database}.writelock" if database and database != ":memory:" else None
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._mutex.acquire()
+        if self._path is None:
+            return
+        try:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o640)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._mutex.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._mutex.release()
+
+
 class Store:
     """Database access for intake, pipeline, relay, CLI and web."""
 
@@ -56,12 +92,9 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._reads = sessionmaker(self.engine.execution_options(kcs_readonly=True),
                                    expire_on_commit=False)
-        # SQLite has one writer at a time and makes waiters sleep in steps of up to
-        # 100 ms; threads of one process queue on this lock instead, which hands over
-        # at once. (PostgreSQL needs no such thing.)
-        self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
-            threading.Lock() if self.engine.dialect.name == "sqlite"
-            else contextlib.nullcontext())
+        self._write_lock: contextlib.AbstractContextManager[Any] = (
+            _SqliteWriterLock(self.engine.url.database)
+            if self.engine.dialect.name == "sqlite" else contextlib.nullcontext())
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (safe to run on every start)."""
