@@ -6,65 +6,29 @@ import email
 import email.policy
 import json
 import os
-import shutil
-import signal
 import smtplib
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 import redis
-from tests_support import free_port
+from tests_support import kcs_run, wait_until
 
 from ingest.contract import validator
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except Exception:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
-def kcs_run(tmp_path: Path):
-    """`kcs run` on embedded defaults, with only the ports moved off the fixed ones."""
-    config = tmp_path / "config"
-    shutil.copytree(REPO / "config", config)
-    smtp_port, web_port = free_port(), free_port()
-    text = (config / "kcs.yaml").read_text()
-    text = text.replace("  port: 2525", f"  port: {smtp_port}").replace(
-        "  port: 8025", f"  port: {web_port}")
-    (config / "kcs.yaml").write_text(text)
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
-    env.update(KCS_CONFIG_DIR=str(config), KCS_VAR_DIR=str(tmp_path / "var"))
-    proc = subprocess.Popen([sys.executable, "-m", "ingest.cli", "run"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        wait_until(lambda: urllib.request.urlopen(
-            f"http://127.0.0.1:{web_port}/health", timeout=1).status == 200, 60, "web health")
-        yield {"smtp": smtp_port, "web": web_port, "var": tmp_path / "var", "proc": proc}
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+def kcs(tmp_path: Path):
+    with kcs_run(tmp_path) as run:
+        yield run
 
 
-def test_mail_sent_to_kcs_run_reaches_the_example_consumer(kcs_run, tmp_path: Path) -> None:
-    var = kcs_run["var"]
+def test_mail_sent_to_kcs_run_reaches_the_example_consumer(kcs, tmp_path: Path) -> None:
+    var = kcs.var
     redis_url = (var / "run" / "redis.url").read_text().strip()
     assert redis.Redis.from_url(redis_url).config_get("appendonly")["appendonly"] == "yes"
     out = tmp_path / "items.jsonl"
@@ -78,7 +42,7 @@ def test_mail_sent_to_kcs_run_reaches_the_example_consumer(kcs_run, tmp_path: Pa
         msg["To"] = "kontaktcenter@stockholm.se"
         msg["Subject"] = "Trasig gatlykta på Sveavägen"
         msg.set_content("Hej, gatlyktan utanför Sveavägen 12 har varit släckt i en vecka.")
-        with smtplib.SMTP("127.0.0.1", kcs_run["smtp"]) as client:
+        with smtplib.SMTP("127.0.0.1", kcs.smtp_port) as client:
             refused = client.send_message(msg)
         assert refused == {}
         wait_until(lambda: out.exists() and out.read_text().strip(), 60, "consumed item")
@@ -97,6 +61,6 @@ def test_mail_sent_to_kcs_run_reaches_the_example_consumer(kcs_run, tmp_path: Pa
                                    policy=email.policy.default)
     assert ack["To"] == "bertil@example.se"
     assert item["arende"]["id"] in ack["Subject"]
-    with urllib.request.urlopen(f"http://127.0.0.1:{kcs_run['web']}/metrics") as resp:
+    with urllib.request.urlopen(f"http://127.0.0.1:{kcs.web_port}/metrics") as resp:
         metrics = resp.read().decode()
     assert 'kcs_items{channel="email",state="done"} 1.0' in metrics

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -10,3 +23,63 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> None:
+    """Poll ``predicate`` until it is truthy; connection errors count as not yet."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@dataclass
+class KcsRun:
+    """A running `kcs run` on private state and free ports."""
+
+    proc: subprocess.Popen[bytes]
+    smtp_port: int
+    web_port: int
+    var: Path
+
+    @property
+    def base_url(self) -> str:
+        """Where the web app answers."""
+        return f"http://127.0.0.1:{self.web_port}"
+
+
+@contextmanager
+def kcs_run(tmp_path: Path, drop_env: tuple[str, ...] = (), **env: str) -> Iterator[KcsRun]:
+    """`kcs run` as a user starts it, with only the ports moved off the fixed ones.
+
+    REDIS_URL and DATABASE_URL are removed so that it uses its embedded
+    defaults (a private redis-server, SQLite in the var dir).
+    """
+    config = tmp_path / "config"
+    shutil.copytree(REPO / "config", config)
+    smtp_port, web_port = free_port(), free_port()
+    text = (config / "kcs.yaml").read_text()
+    (config / "kcs.yaml").write_text(text.replace("  port: 2525", f"  port: {smtp_port}")
+                                     .replace("  port: 8025", f"  port: {web_port}"))
+    dropped = {"REDIS_URL", "DATABASE_URL", *drop_env}
+    full_env = {k: v for k, v in os.environ.items() if k not in dropped}
+    full_env.update(KCS_CONFIG_DIR=str(config), KCS_VAR_DIR=str(tmp_path / "var"), **env)
+    proc = subprocess.Popen([sys.executable, "-m", "ingest.cli", "run"], cwd=tmp_path,
+                            env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = KcsRun(proc, smtp_port, web_port, tmp_path / "var")
+    try:
+        wait_until(lambda: urllib.request.urlopen(f"{run.base_url}/health",
+                                                  timeout=1).status == 200, 60, "web health")
+        yield run
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
