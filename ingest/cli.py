@@ -227,5 +227,16 @@ def check_config() -> None:
                f"routes: {len(settings.routing.routes)} + default")
 
 
+def _add_classifier_commands() -> None:
+    """`kcs train`, `kcs classify`, `kcs eval` come from the classifier package."""
+    from classifier.cli import classifier_commands
+
+    for command in classifier_commands.commands.values():
+        main.add_command(command)
+
+
+_add_classifier_commands()
+
+
 if __name__ == "__main__":
     main()

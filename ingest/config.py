@@ -235,6 +235,9 @@ class ScanConfig(_Strict):
     osd_min_confidence: float = Field(5.0, ge=0)
     deskew: bool = True
     max_deskew_deg: float = Field(10.0, ge=0, le=45)
+    # Tesseract copes with small skew; rotating a noisy fax by 1° costs more than it gains.
+    min_deskew_deg: float = Field(1.5, ge=0, le=45)
+    min_ocr_dpi: int = Field(200, ge=100, le=600)
     # Quality gate: a page below either threshold sends the item to review.
     min_page_mean_conf: float = Field(70.0, ge=0, le=100)
     low_word_conf: float = Field(50.0, ge=0, le=100)
@@ -321,6 +324,16 @@ class Settings:
     def outbox_dir(self) -> Path:
         """Outbound mail and SMS written as files until a relay is configured."""
         return self.var_dir / "outbox"
+
+    @property
+    def model_dir(self) -> Path:
+        """Trained classifier models and staff corrections (KCS_MODEL_DIR to share one)."""
+        return Path(os.environ.get("KCS_MODEL_DIR") or self.var_dir / "models")
+
+    @property
+    def corpus_dir(self) -> Path:
+        """The labelled training corpus (KCS_CORPUS_DIR, else the one in this repository)."""
+        return Path(os.environ.get("KCS_CORPUS_DIR") or DEFAULT_CONFIG_DIR.parent / "corpus")
 
     @property
     def run_dir(self) -> Path:

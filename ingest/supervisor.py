@@ -22,6 +22,7 @@ from pathlib import Path
 import redis
 
 from ingest.app import Runtime
+from ingest.classify import load_classifier
 from ingest.logs import get_logger
 
 log = get_logger("supervisor")
@@ -119,6 +120,9 @@ def run_all() -> None:
     """Start everything and supervise it until SIGINT/SIGTERM."""
     rt = Runtime.build()  # validates config and migrates before anything listens
     settings = rt.settings
+    print("Preparing the classifier (the first start trains it, about 20 s) …",
+          file=sys.stderr, flush=True)
+    load_classifier(settings)  # trained once here, so workers only load it
     env = dict(os.environ)
     env["KCS_VAR_DIR"] = str(settings.var_dir)
     env["KCS_CONFIG_DIR"] = str(settings.config_dir)
@@ -130,6 +134,8 @@ def run_all() -> None:
                 Child("smtp", ["smtp"]), Child("web", ["web"])]
     if settings.kcs.imap.accounts:
         children.append(Child("imap", ["imap"]))
+    if settings.kcs.scan.watch_dir:
+        children.append(Child("scan-watch", ["scan-watch"]))
     stopping = False
 
     def stop(*_: object) -> None:

@@ -27,6 +27,11 @@ CACHE = REPO / ".cache"
 
 pytest_plugins = ["fixtures_dovecot"]
 
+# One trained classifier for every test and every `kcs run` the tests start:
+# the model file is keyed by a fingerprint of config and corpus, so a stale
+# one is retrained, never used.
+os.environ.setdefault("KCS_MODEL_DIR", str(CACHE / "models"))
+
 
 def require_binary(name: str, package: str) -> str:
     """Path of a server binary; fail in CI, skip locally, naming the Debian package."""
@@ -118,6 +123,15 @@ def make_settings(tmp_path: Path):
 def settings(make_settings, redis_url: str) -> Settings:
     """Default settings: SQLite in a temp dir, the private Redis."""
     return make_settings(REDIS_URL=redis_url)
+
+
+@pytest.fixture(scope="session")
+def trained_classifier():
+    """The product's classifier, trained once per model fingerprint (cached in .cache)."""
+    from ingest.classify import load_classifier
+
+    return load_classifier(load_settings({"KCS_CONFIG_DIR": str(REPO / "config"),
+                                          "KCS_VAR_DIR": str(CACHE / "var")}))
 
 
 @dataclass

@@ -14,6 +14,7 @@ import redis
 
 from ingest.app import Runtime
 from ingest.broker import make_broker
+from ingest.config import Settings
 from ingest.relay import Relay
 from ingest.stages import TERMINAL_STATES
 
@@ -60,3 +61,10 @@ def downstream(redis_url: str, queue: str) -> list[dict[str, Any]]:
     messages = client.hvals(f"dramatiq:{queue}.msgs")
     decoded = [json.loads(m) for m in messages]
     return [m["args"][0] for m in decoded if m["actor_name"] == "kcs.item"]
+
+
+def downstream_everywhere(settings: Settings) -> list[dict[str, Any]]:
+    """Every item waiting on any queue the routing config can send to."""
+    queues = {r.queue for r in settings.routing.routes} | {settings.routing.default.queue}
+    url = settings.effective_redis_url()
+    return [item for queue in sorted(queues) for item in downstream(url, queue)]

@@ -16,6 +16,7 @@ import pytest
 import redis
 from tests_support import kcs_run, wait_until
 
+from ingest.config import load_settings
 from ingest.contract import validator
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,9 +33,11 @@ def test_mail_sent_to_kcs_run_reaches_the_example_consumer(kcs, tmp_path: Path) 
     redis_url = (var / "run" / "redis.url").read_text().strip()
     assert redis.Redis.from_url(redis_url).config_get("appendonly")["appendonly"] == "yes"
     out = tmp_path / "items.jsonl"
+    routing = load_settings({"KCS_CONFIG_DIR": str(REPO / "config")}).routing
+    queues = sorted({routing.default.queue, *(r.queue for r in routing.routes)})
     consumer = subprocess.Popen(
-        [sys.executable, str(REPO / "examples" / "consumer.py"), "--queue",
-         "kcs.case.kontaktcenter", "--out", str(out)],
+        [sys.executable, str(REPO / "examples" / "consumer.py"),
+         *(arg for q in queues for arg in ("--queue", q)), "--out", str(out)],
         env={**os.environ, "REDIS_URL": redis_url}, stdout=subprocess.DEVNULL)
     try:
         msg = email.message.EmailMessage()
@@ -56,6 +59,9 @@ def test_mail_sent_to_kcs_run_reaches_the_example_consumer(kcs, tmp_path: Path) 
     assert item["subject"] == "Trasig gatlykta på Sveavägen"
     assert item["sender"]["email"] == "bertil@example.se"
     assert item["channel"]["transport"] == "smtp"
+    # The trained classifier decided, and routing followed it.
+    assert item["classification"]["huvudkategori"] == "trafik"
+    assert item["routing"]["queue"] == "kcs.case.trafiknamnden"
     wait_until(lambda: list((var / "outbox").glob("*.eml")), 30, "acknowledgement")
     ack = email.message_from_bytes(next((var / "outbox").glob("*.eml")).read_bytes(),
                                    policy=email.policy.default)

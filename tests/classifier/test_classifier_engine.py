@@ -1,0 +1,166 @@
+"""The pipeline's API: shape of results, bad input, caching, corrections."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import joblib
+import pytest
+
+from classifier import FORMAT_VERSION, Classification, Classifier, append_correction
+from classifier.corrections import read_corrections
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = REPO / "config"
+
+
+KEYS = {"huvudkategori", "arendetyp", "arendeklass", "flags", "language", "confidence",
+        "needs_triage", "reasons", "model_version", "explanation"}
+
+
+def _valid(c: Classification) -> dict:
+    d = c.to_dict()
+    assert set(d) == KEYS
+    assert set(d["flags"]) == {"sekretess", "akut", "myndighetsutovning", "tolk"}
+    assert isinstance(d["language"], str) and d["language"]
+    json.dumps(d)  # serialisable as is
+    return d
+
+
+def test_result_shape_and_explanation(trained: Classifier) -> None:
+    d = _valid(trained.classify("Bygglov", "Hej, vi vill söka bygglov för en tillbyggnad av "
+                                "vårt radhus. Vilka ritningar behövs?", "email"))
+    assert d["huvudkategori"] == "bygglov" and d["arendetyp"] == "bygglov"
+    assert d["language"] == "sv" and not d["flags"]["tolk"]
+    assert d["model_version"].startswith(f"{FORMAT_VERSION}.")
+    assert d["explanation"]["top_features"]["arendetyp"]
+    assert d["explanation"]["scores"]["huvudkategori"][0][0] == "bygglov"
+    assert 0.0 <= d["confidence"]["arendetyp"] <= d["confidence"]["huvudkategori"] <= 1.0
+
+
+def test_socialtjanst_is_secret_and_akut_is_flagged(trained: Classifier) -> None:
+    d = _valid(trained.classify("", "min man slår mig och jag vågar inte gå hem", "sms"))
+    assert d["flags"]["akut"] and d["flags"]["sekretess"]
+    assert d["huvudkategori"] == "socialtjanst"
+    assert any(r["rule"] == "akut_vald" for r in d["explanation"]["rules"])
+
+
+def test_other_language_sets_tolk(trained: Classifier) -> None:
+    d = _valid(trained.classify("", "Hooyaday waxay u baahan tahay daryeelka guriga, "
+                                "sidee loo codsadaa?", "email"))
+    assert d["language"] == "so" and d["flags"]["tolk"]
+    d = _valid(trained.classify("", "Hello, how do I apply for a parking permit?", "email"))
+    assert d["language"] == "en" and not d["flags"]["tolk"]
+
+
+def test_short_swedish_sms_without_diacritics(trained: Classifier) -> None:
+    d = _valid(trained.classify("", "soptunnan ej tomd", "sms"))
+    assert d["language"] == "sv"
+
+
+@pytest.mark.parametrize(("subject", "text", "reason"), [
+    ("", "", "empty_text"),
+    (None, None, "empty_text"),
+    ("", "😀😀😀 🙏🙏", "too_few_letters"),
+    ("", "   \n\t  ", "empty_text"),
+    ("", bytes(range(256)).decode("latin-1") * 50, "not_text"),
+])
+def test_bad_input_goes_to_triage(trained: Classifier, subject, text, reason: str) -> None:
+    d = _valid(trained.classify(subject, text, "email"))
+    assert d["needs_triage"] and reason in d["reasons"]
+    assert d["language"] == "und"
+
+
+def test_one_megabyte_of_text(trained: Classifier) -> None:
+    text = ("Soptunnan har inte tömts på flera veckor. " * 30_000)[:1_000_000]
+    t0 = time.perf_counter()
+    d = _valid(trained.classify("", text, "letter"))
+    assert time.perf_counter() - t0 < 5.0
+    assert "text_truncated" in d["reasons"]
+    assert d["huvudkategori"] == "avfall"
+
+
+def test_mixed_scripts_and_odd_types(trained: Classifier) -> None:
+    d = _valid(trained.classify("Фaктура", "Hej جدتي min mamma 妈妈 behöver hemtjänst "
+                                "🙂 ещё", "fax"))
+    assert d["huvudkategori"] in (None, "aldreomsorg")
+    _valid(trained.classify(b"\xff\xfe", b"hemtj\xc3\xa4nst", "brevduva"))  # type: ignore[arg-type]
+    assert "unknown_channel" in trained.classify("", "hej", "brevduva").reasons
+
+
+def test_low_confidence_is_not_guessed(trained: Classifier) -> None:
+    d = _valid(trained.classify("", "Hej, jag har en fråga.", "email"))
+    assert d["needs_triage"]
+    assert d["arendetyp"] is None
+    assert d["explanation"]["suggestion"]["arendetyp"]  # the guess is kept for the person
+
+
+def test_batch_equals_single(trained: Classifier) -> None:
+    items = [("", "Gatlyktan är trasig på Ringvägen", "sms"),
+             ("Faktura", "Fel belopp på förskolefakturan", "email"), ("", "", "sms")]
+    batch = trained.classify_batch(items)
+    for item, c in zip(items, batch, strict=True):
+        assert trained.classify(*item).to_dict() == c.to_dict()
+
+
+def test_load_or_train_uses_the_cache(trained: Classifier, model_dir: Path) -> None:
+    files = list(model_dir.glob("classifier-*.joblib"))
+    assert [f.name for f in files] == [f"classifier-{trained.model_version}.joblib"]
+    t0 = time.perf_counter()
+    again = Classifier.load_or_train(model_dir, CONFIG)
+    assert time.perf_counter() - t0 < 10
+    assert again.model_version == trained.model_version
+
+
+def test_corrupt_or_foreign_model_file_is_retrained(tmp_path: Path, tiny_corpus: Path) -> None:
+    first = Classifier.load_or_train(tmp_path, CONFIG, tiny_corpus)
+    path = tmp_path / f"classifier-{first.model_version}.joblib"
+    path.write_bytes(b"not a pickle at all")
+    again = Classifier.load_or_train(tmp_path, CONFIG, tiny_corpus)
+    assert again.model_version == first.model_version
+    assert again.classify("", "gatlyktan är trasig", "sms").explanation["suggestion"]
+    blob = joblib.load(path)
+    blob["format"] = FORMAT_VERSION + 1
+    joblib.dump(blob, path)
+    third = Classifier.load_or_train(tmp_path, CONFIG, tiny_corpus)
+    assert joblib.load(path)["format"] == FORMAT_VERSION
+    assert third.model is not None
+
+
+def test_corrections_are_stored_and_change_the_model(tmp_path: Path,
+                                                     tiny_corpus: Path) -> None:
+    before = Classifier.load_or_train(tmp_path, CONFIG, tiny_corpus)
+    stored = append_correction(tmp_path, {
+        "id": "x1", "channel": "email", "subject": "", "text": "hål i asfalten på gatan",
+        "huvudkategori": "kultur", "arendetyp": "bibliotek", "arendeklass": "information",
+        "corrected_by": "registrator"})
+    assert stored["corrected_at"]
+    assert next(iter(read_corrections(tmp_path)))["arendetyp"] == "bibliotek"
+    after = Classifier.load_or_train(tmp_path, CONFIG, tiny_corpus)
+    assert after.model_version != before.model_version
+    assert after.training_report["corrections"]["kept"] == 1
+    with pytest.raises(ValueError):
+        append_correction(tmp_path, {"text": "x"})
+
+
+def test_unknown_corpus_labels_are_skipped(tmp_path: Path, tiny_corpus: Path) -> None:
+    with (tiny_corpus / "train" / "tiny.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write('{"text": "x", "huvudkategori": "rymden", "arendetyp": "mars"}\nnot json\n')
+    clf = Classifier.train(tiny_corpus, CONFIG)
+    skipped = clf.training_report["corpus"]["skipped"]
+    assert skipped == {"unknown_type": 1, "bad_json": 1}
+
+
+def test_fast_probabilities_equal_sklearn(trained: Classifier) -> None:
+    """The shortcut in model._SigmoidProba computes what CalibratedClassifierCV does."""
+    import numpy as np
+
+    m = trained.model
+    assert m is not None
+    x = m.transform(["hemtjänsten kommer sent", "bygglov för altan", "faktura fel", "hej"])
+    for fast, clf in ((m._cat_proba, m.cat_clf), (m._type_proba, m.type_clf),
+                      (m._class_proba, m.class_clf)):
+        assert fast.fast
+        np.testing.assert_allclose(fast(x), clf.predict_proba(x), rtol=1e-5, atol=1e-6)

@@ -1,0 +1,111 @@
+"""Explicit rules: every akut and sekretess case written in the held-out split is caught."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from classifier import load_settings
+from classifier.rules import RuleEngine
+from classifier.settings import RuleSpec
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = REPO / "config"
+
+
+
+@pytest.fixture(scope="module")
+def engine() -> RuleEngine:
+    s = load_settings(CONFIG)
+    return RuleEngine(s.rules, max_chars=s.limits.max_rule_chars,
+                      regex_timeout_ms=s.limits.regex_timeout_ms,
+                      max_gap_tokens=s.max_gap_tokens)
+
+
+def test_every_written_akut_case_is_caught(engine: RuleEngine,
+                                           heldout_records: list[dict]) -> None:
+    """GIVEN the akut cases we wrote (all languages) THEN the rules alone set akut."""
+    cases = [r for r in heldout_records if r.get("akut")]
+    assert len(cases) >= 50
+    missed = [r["text"] for r in cases
+              if "akut" not in engine.run(f"{r['subject']}\n{r['text']}").flags()]
+    assert missed == []
+
+
+@pytest.mark.parametrize("text", [
+    "min man slår mig",
+    "MIN MAN SLOG MIG IGÅR",
+    "hemtjansten har inte kommit och hon har inte atit",
+    "Hemtjänsten har inte kommit i dag och mamma har inte ätit.",
+    "pappa har fallit och kommer inte upp",
+    "jag vill inte leva längre",
+    "barnen är ensamma hemma sedan i går",
+    "Det luktar gas i trapphuset",
+    "det brinner i soprummet",
+    "My husband hits me",
+    "nobody from home care has come today",
+    "زوجي يضربني",
+    "Муж бьёт меня",
+    "Kocam beni dövüyor",
+    "Ninkayga ayaa i garaacay",
+])
+def test_akut_phrases(engine: RuleEngine, text: str) -> None:
+    assert "akut" in engine.run(text).flags()
+
+
+@pytest.mark.parametrize("text", [
+    "Vilket stöd finns för den som utsatts för våld i nära relation?",
+    "Fakturan har inte kommit än",
+    "Beslutet om bygglovet har inte kommit",
+    "Jag är ensamstående med två barn och undrar om förskoleavgiften",
+    "Vi lämnar barnen på förskolan klockan åtta",
+    "Jag är döv och behöver tolk",
+])
+def test_no_akut_on_ordinary_messages(engine: RuleEngine, text: str) -> None:
+    assert "akut" not in engine.run(text).flags()
+
+
+def test_information_about_violence_is_sekretess_not_akut(engine: RuleEngine) -> None:
+    flags = engine.run("Vilket stöd finns för den som utsatts för våld i nära relation?").flags()
+    assert flags == {"sekretess"}
+
+
+@pytest.mark.parametrize("text", [
+    "Min mamma har demens", "Jag har skyddad identitet", "Han får försörjningsstöd",
+    "vår son har autism", "min pappa har cancer", "ansökan om personlig assistans",
+])
+def test_sekretess_phrases(engine: RuleEngine, text: str) -> None:
+    assert "sekretess" in engine.run(text).flags()
+
+
+def test_rules_report_what_matched(engine: RuleEngine) -> None:
+    hit = engine.run("Hej. Min sambo hotade mig i går.").hits[0]
+    assert hit.rule == "akut_vald" and hit.matched == "hotade mig"
+    assert hit.hint == "socialtjanst/vald_i_nara_relation"
+
+
+def test_regex_runs_with_a_time_limit() -> None:
+    """A catastrophic regex on hostile input is cut off and reported, not hung on."""
+    spec = RuleSpec(id="evil", flags=("akut",), phrases=(), regexes=(r"(a+)+$",),
+                    require_any=(), hint=None, description="")
+    engine = RuleEngine((spec,), max_chars=100_000, regex_timeout_ms=20)
+    t0 = time.perf_counter()
+    result = engine.run("a" * 5000 + "!")
+    assert time.perf_counter() - t0 < 2.0
+    assert result.timed_out == ["evil"]
+
+
+def test_long_input_is_bounded(engine: RuleEngine) -> None:
+    text = "hej " * 300_000 + "min man slår mig"
+    t0 = time.perf_counter()
+    result = engine.run(text)
+    assert time.perf_counter() - t0 < 5.0
+    assert "akut" in result.flags()  # the tail of a long letter is read too
+
+
+def test_configured_regex_rule(engine: RuleEngine) -> None:
+    result = engine.run("Min bror sa att han tänker ta sitt eget liv.")
+    assert [h.rule for h in result.hits] == ["akut_sjalvmord"]
+    assert result.hits[0].matched == "ta sitt eget liv"
