@@ -284,6 +284,7 @@ class RouteMatch(_Strict):
     arendeklass: str | None = None
     sekretess: bool | None = None
     akut: bool | None = None
+    needs_triage: bool | None = None
 
 
 class Route(_Strict):

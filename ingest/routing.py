@@ -22,7 +22,7 @@ def _matches(route: Route, classification: dict[str, Any], flags: dict[str, bool
         want = getattr(m, key)
         if want is not None and bool(flags.get(key)) != want:
             return False
-    return True
+    return m.needs_triage is None or bool(classification.get("needs_triage")) == m.needs_triage
 
 
 def route(config: RoutingConfig, classification: dict[str, Any],

@@ -19,7 +19,7 @@ from ingest.config import Settings
 from ingest.contract import validator
 from ingest.model import Channel, ChannelMeta
 
-QUEUE = "kcs.case.kontaktcenter"
+QUEUE = "kcs.triage"  # the placeholder classifier is always unsure
 
 
 def mail(n: int = 1, *, extra_headers: str = "", sender: str = "anna@example.se",

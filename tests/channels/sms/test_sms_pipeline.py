@@ -13,7 +13,7 @@ from channels.sms import state
 from ingest.app import Runtime
 from ingest.contract import validator
 
-QUEUE = "kcs.case.kontaktcenter"
+QUEUE = "kcs.triage"  # the placeholder classifier is always unsure
 
 
 def send(web, body: str, **kwargs) -> str:
