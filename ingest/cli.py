@@ -141,12 +141,23 @@ def imap() -> None:
     run_pullers(rt, _wait_for_signal())
 
 
+SCAN_SUFFIXES = {".pdf", ".tif", ".tiff", ".jpg", ".jpeg", ".png"}
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False,
                                                                  path_type=Path))
-def ingest(files: tuple[Path, ...]) -> None:
-    """Feed files through durable intake (.eml now; SMS and scans as their channels land)."""
+@click.option("--operator", default=None, help="Scans: who scanned them (chain of custody).")
+@click.option("--scanner", default=None, help="Scans: which scanner.")
+@click.option("--expected-pages", type=int, default=None,
+              help="Scans: pages the operator counted (a mismatch goes to review).")
+@click.option("--fax", is_flag=True, help="Scans: these are faxes (default: letters, "
+              "CCITT TIFFs are faxes).")
+def ingest(files: tuple[Path, ...], operator: str | None, scanner: str | None,
+           expected_pages: int | None, fax: bool) -> None:
+    """Feed files through durable intake: .eml as e-mail; PDF, TIFF, JPEG, PNG as scans."""
     from channels.email.keys import email_source_keys
+    from channels.scan.intake import BatchSource, accept_batch
 
     configure(level="WARNING", process="cli")
     rt = _runtime()
@@ -155,20 +166,163 @@ def ingest(files: tuple[Path, ...]) -> None:
         task = progress.add_task("Tar emot", total=len(files))
         for path in files:
             raw = path.read_bytes()
-            meta = ChannelMeta(channel=Channel.EMAIL, transport="cli",
-                               source_keys=email_source_keys(raw),
-                               detail={"filename": path.name})
             try:
-                receipt = rt.intake.accept(raw, meta)
+                if path.suffix.lower() in SCAN_SUFFIXES:
+                    source = BatchSource(filename=path.name, transport="cli",
+                                         channel=Channel.FAX if fax else None,
+                                         operator=operator, scanner=scanner,
+                                         expected_pages=expected_pages)
+                    receipts = accept_batch(rt, raw, source).receipts
+                else:
+                    meta = ChannelMeta(channel=Channel.EMAIL, transport="cli",
+                                       source_keys=email_source_keys(raw),
+                                       detail={"filename": path.name})
+                    receipts = [rt.intake.accept(raw, meta)]
             except IntakeUnavailable as exc:
                 raise click.ClickException(f"{path}: not stored ({exc}); nothing after it "
                                            "was read either, run again") from exc
-            duplicates += receipt.duplicate
-            accepted += not receipt.duplicate
-            click.echo(f"{receipt.intake_id}\t{'duplicate' if receipt.duplicate else 'accepted'}"
-                       f"\t{path}")
+            for receipt in receipts:
+                duplicates += receipt.duplicate
+                accepted += not receipt.duplicate
+                click.echo(f"{receipt.intake_id}\t"
+                           f"{'duplicate' if receipt.duplicate else 'accepted'}\t{path}")
             progress.advance(task)
     console.print(f"{accepted} accepted, {duplicates} duplicates")
+
+
+@main.command("scan-watch")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Override scan.watch_dir from config.")
+def scan_watch(directory: Path | None) -> None:
+    """Watch the scan hot folder and take stable files in."""
+    import dataclasses
+
+    from channels.scan.watcher import HotFolder
+
+    configure(process="scan-watch")
+    rt = _runtime()
+    if directory is not None:
+        scan = rt.settings.kcs.scan.model_copy(update={"watch_dir": str(directory)})
+        rt.settings = dataclasses.replace(
+            rt.settings, kcs=rt.settings.kcs.model_copy(update={"scan": scan}))
+    if not rt.settings.kcs.scan.watch_dir:
+        raise click.ClickException("no hot folder: set scan.watch_dir in config/kcs.yaml "
+                                   "or pass --dir")
+    folder = HotFolder(rt)
+    console.print(f"Watching {folder.root} (processed files go to {folder.processed})")
+    folder.run(_wait_for_signal())
+
+
+@main.group("review")
+def review_group() -> None:
+    """Registratur review: items held by the OCR quality gate (or another check)."""
+
+
+@review_group.command("list")
+@click.option("--limit", default=100, show_default=True)
+def review_list(limit: int) -> None:
+    """Items waiting for review, newest first."""
+    from channels.scan import review
+
+    rt = _runtime()
+    rows = review.list_held(rt, limit)
+    for row in rows:
+        conf = "" if row["min_page_conf"] is None else f"{row['min_page_conf']:.0f}"
+        click.echo("\t".join([row["id"], row["received_at"][:19], row["channel"],
+                              row["reason"] or "", str(row["pages"] or ""), conf,
+                              (row["subject"] or "")[:60]]))
+    if not rows:
+        console.print("Nothing waits for review.")
+
+
+@review_group.command("show")
+@click.argument("intake_id")
+@click.option("--json", "as_json", is_flag=True, help="Everything, as JSON.")
+@click.option("--unmask", is_flag=True, help="Show personnummer in full.")
+def review_show(intake_id: str, as_json: bool, unmask: bool) -> None:
+    """One item: why it waits, the fields, and each page's text with ⟦unsure⟧ words."""
+    import json
+
+    from channels.scan import review
+
+    rt = _runtime()
+    try:
+        data = review.show(rt, intake_id, mask=not unmask)
+    except KeyError:
+        raise click.ClickException(f"no item {intake_id}") from None
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{data['id']}  {data['channel']}  {data['state']}  {data['reason'] or ''}")
+    click.echo(f"Orsak: {data['detail'] or '-'}")
+    click.echo(f"Ämne: {data['subject'] or ''}")
+    sender = data["sender"] or {}
+    click.echo("Avsändare: " + ", ".join(f"{k}={sender.get(k)}" for k in
+                                           ("name", "postal_address", "email", "phone")))
+    for key, values in (data["fields"] or {}).items():
+        if values and key not in ("name", "postal_address", "email", "phone"):
+            click.echo(f"{key}: {values}")
+    custody = data.get("custody") or {}
+    if custody:
+        click.echo(f"Original: {custody.get('filename')} sha256={custody.get('batch_sha256')} "
+                   f"sidor {custody.get('pages')} av {custody.get('found_pages')}, "
+                   f"förväntat {custody.get('expected_pages')}, operatör "
+                   f"{custody.get('operator')}, skanner {custody.get('scanner')}")
+    for page in data["pages"]:
+        q = page.get("quality") or {}
+        click.echo(f"\n--- Sida {page['number']} ({page['source']}, medel "
+                   f"{q.get('mean_conf')}, osäkra {q.get('low_conf_share')}) ---")
+        click.echo(page["text_marked"])
+
+
+@review_group.command("release")
+@click.argument("intake_id")
+@click.option("--subject", default=None)
+@click.option("--name", default=None, help="Sender's name.")
+@click.option("--address", default=None, help="Sender's postal address.")
+@click.option("--email", default=None, help="Sender's e-mail.")
+@click.option("--phone", default=None, help="Sender's phone.")
+@click.option("--personnummer", multiple=True, help="Corrected personnummer (Luhn-checked).")
+@click.option("--diarienummer", multiple=True)
+@click.option("--body-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Corrected body text (UTF-8 file).")
+@click.option("--corrections", "corrections_file", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="All corrections as a JSON file (the API's release body).")
+@click.option("--reviewer", default=None, help="Who reviewed (kept on the item).")
+def review_release(intake_id: str, subject: str | None, name: str | None, address: str | None,
+                   email: str | None, phone: str | None, personnummer: tuple[str, ...],
+                   diarienummer: tuple[str, ...], body_file: Path | None,
+                   corrections_file: Path | None, reviewer: str | None) -> None:
+    """Apply corrections and send the item on to classification."""
+    import json
+
+    from channels.scan import review
+
+    corrections: dict = json.loads(corrections_file.read_text("utf-8")) if corrections_file \
+        else {}
+    if subject is not None:
+        corrections["subject"] = subject
+    if body_file is not None:
+        corrections["body"] = body_file.read_text("utf-8")
+    sender = {k: v for k, v in (("name", name), ("postal_address", address), ("email", email),
+                                ("phone", phone)) if v is not None}
+    if sender:
+        corrections["sender"] = {**corrections.get("sender", {}), **sender}
+    fields = {k: list(v) for k, v in (("personnummer", personnummer),
+                                      ("diarienummer", diarienummer)) if v}
+    if fields:
+        corrections["fields"] = {**corrections.get("fields", {}), **fields}
+    if reviewer:
+        corrections["reviewer"] = reviewer
+    rt = _runtime()
+    try:
+        following = review.release(rt, intake_id, corrections)
+    except KeyError:
+        raise click.ClickException(f"no item {intake_id}") from None
+    except review.ReviewError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{intake_id}\treleased, next: {following}")
 
 
 @main.group("dead-letters")

@@ -7,6 +7,7 @@ channel registers the function that reads its own raw format.
 from __future__ import annotations
 
 from channels.email.normalise import EmailLimits, normalise_email
+from channels.scan.normalise import normalise_scan
 from channels.sms.credentials import TwilioCredentials
 from channels.sms.media import MediaFetcher
 from channels.sms.normalise import normalise_sms
@@ -27,7 +28,13 @@ def _sms(raw: bytes, meta: ChannelMeta, settings: Settings
     return normalise_sms(raw, settings.kcs.sms, fetcher)
 
 
-_BY_CHANNEL = {Channel.EMAIL: _email, Channel.SMS: _sms}
+def _scan(raw: bytes, meta: ChannelMeta, settings: Settings
+          ) -> tuple[NormalisedMessage, dict[str, bytes]]:
+    return normalise_scan(raw, meta, settings)
+
+
+_BY_CHANNEL = {Channel.EMAIL: _email, Channel.SMS: _sms, Channel.LETTER: _scan,
+               Channel.FAX: _scan}
 
 
 def normalise(raw: bytes, meta: ChannelMeta, settings: Settings

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Header, HTTPException, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from channels.scan import web as scan_web
 from channels.sms import webhook as sms_webhook
 from ingest.app import Runtime
 from ingest.broker import redis_client
@@ -31,6 +32,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime
     _collector.store = runtime.store
     app.include_router(sms_webhook.make_router(runtime))
+    app.include_router(scan_web.make_router(runtime))
 
     @app.get("/health")
     def health() -> JSONResponse:
