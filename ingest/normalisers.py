@@ -7,6 +7,7 @@ channel registers the function that reads its own raw format.
 from __future__ import annotations
 
 from channels.email.normalise import EmailLimits, normalise_email
+from channels.scan.attachment_text import read_attachment_text
 from channels.scan.normalise import normalise_scan
 from channels.sms.credentials import TwilioCredentials
 from channels.sms.media import MediaFetcher
@@ -25,7 +26,11 @@ def _email(raw: bytes, meta: ChannelMeta, settings: Settings
 def _sms(raw: bytes, meta: ChannelMeta, settings: Settings
          ) -> tuple[NormalisedMessage, dict[str, bytes]]:
     fetcher = MediaFetcher(settings.kcs.sms, TwilioCredentials.from_env())
-    return normalise_sms(raw, settings.kcs.sms, fetcher)
+
+    def ocr(data: bytes, content_type: str) -> str | None:  # photos of letters by MMS
+        return read_attachment_text(data, content_type, settings)
+
+    return normalise_sms(raw, settings.kcs.sms, fetcher, image_reader=ocr)
 
 
 def _scan(raw: bytes, meta: ChannelMeta, settings: Settings

@@ -88,6 +88,10 @@ def test_mms_photo_of_a_letter_becomes_an_attachment(
     assert attachment["content_type"] == "image/png" and attachment["size"] == len(png)
     assert rt.blobs.get(attachment["sha256"]) == png
     assert mock_twilio.media_gets == [{"auth": True}]
+    # The photo was read with the scan channel's OCR; its text is on the stored message.
+    assert attachment["text_extracted"] is True
+    (stored,) = rt.store.get_item(intake_id).normalised["attachments"]
+    assert "hemtjänsten" in stored["text"].lower()
 
 
 def test_stop_silences_us_until_start_and_help_gets_the_help_text(
