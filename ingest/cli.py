@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import click
 from rich.console import Console
@@ -36,7 +37,26 @@ def _wait_for_signal() -> threading.Event:
     return stop
 
 
-@click.group()
+class _Commands(click.Group):
+    """The `kcs` group; the classifier's commands are imported only when used, so the
+    SMTP, web and relay processes never load scikit-learn."""
+
+    lazy: ClassVar[dict[str, str]] = {"train": "train_cmd", "classify": "classify_cmd",
+                                      "eval": "eval_cmd"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy:
+            from classifier import cli as classifier_cli
+
+            command: click.Command = getattr(classifier_cli, self.lazy[name])
+            return command
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """KCS intake: the written-channel intake of the contact centre."""
 
@@ -379,17 +399,6 @@ def check_config() -> None:
     click.echo(f"config: {settings.config_dir}\nvar: {settings.var_dir}\n"
                f"database: {settings.database_url.split('@')[-1]}\n"
                f"routes: {len(settings.routing.routes)} + default")
-
-
-def _add_classifier_commands() -> None:
-    """`kcs train`, `kcs classify`, `kcs eval` come from the classifier package."""
-    from classifier.cli import classifier_commands
-
-    for command in classifier_commands.commands.values():
-        main.add_command(command)
-
-
-_add_classifier_commands()
 
 
 if __name__ == "__main__":
