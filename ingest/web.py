@@ -6,11 +6,9 @@ mount their routers here.
 
 from __future__ import annotations
 
-import hmac
-import os
 from typing import Any
 
-from fastapi import FastAPI, Header, HTTPException, Response
+from fastapi import Depends, FastAPI, HTTPException, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
@@ -19,6 +17,7 @@ from channels.sms import webhook as sms_webhook
 from ingest.app import Runtime
 from ingest.broker import redis_client
 from ingest.metrics import StoreCollector
+from ingest.webauth import require_api_token
 
 # One collector per process, pointed at the runtime of the app most recently built.
 _collector = StoreCollector(None)
@@ -61,15 +60,10 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         """Prometheus exposition: this process's counters plus database gauges."""
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/api/blobs/{sha256}")
-    def blob(sha256: str, authorization: str = Header(default="")) -> Response:
+    @app.get("/api/blobs/{sha256}",
+             dependencies=[Depends(require_api_token("Blob download"))])
+    def blob(sha256: str) -> Response:
         """Raw originals and attachments for case systems holding the API token."""
-        token = os.environ.get("KCS_API_TOKEN", "")
-        if not token:
-            raise HTTPException(404, "Blob download is off: set KCS_API_TOKEN to enable it")
-        given = authorization.removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            raise HTTPException(401, "A valid bearer token is required")
         try:
             data = runtime.blobs.get(sha256)
         except (ValueError, FileNotFoundError):

@@ -206,3 +206,36 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgr
     server.stop()
     shutil.rmtree(directory, ignore_errors=True)
     shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def web_server():
+    """Serve ``create_app(runtime)`` with uvicorn in a thread on loopback; stopped after.
+
+    ``start(runtime, port=None) -> base URL``; a free port unless one is given.
+    """
+    import threading
+
+    import uvicorn
+
+    from ingest.web import create_app
+
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(runtime: object, port: int | None = None) -> str:
+        port = port or free_port()
+        server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1",
+                                               port=port, log_config=None, access_log=False))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "web app did not start"
+            time.sleep(0.02)
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(5)

@@ -17,32 +17,22 @@ registratur screens comes with their own issue.
 
 from __future__ import annotations
 
-import hmac
 import os
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Header, HTTPException, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from channels.scan import review
 from channels.scan.intake import BatchSource, accept_batch
 from ingest.errors import InputRejected, IntakeUnavailable
 from ingest.model import Channel
-
-
-def require_token(authorization: str = Header(default="")) -> None:
-    """Bearer ``KCS_API_TOKEN``; the endpoints are off without one."""
-    token = os.environ.get("KCS_API_TOKEN", "")
-    if not token:
-        raise HTTPException(404, "The scan API is off: set KCS_API_TOKEN to enable it")
-    given = authorization.removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), token.encode()):
-        raise HTTPException(401, "A valid bearer token is required")
+from ingest.webauth import require_api_token
 
 
 def make_router(runtime: Any) -> APIRouter:
     """The scan channel's routes around one runtime."""
-    router = APIRouter(dependencies=[Depends(require_token)])
+    router = APIRouter(dependencies=[Depends(require_api_token("The scan API"))])
     cfg = runtime.settings.kcs.scan
 
     @router.post("/api/scan/upload")

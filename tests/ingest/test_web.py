@@ -3,42 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 
-import pytest
-import uvicorn
 from tests_support import free_port
 
 from ingest.app import Runtime
 from ingest.model import Channel, ChannelMeta
-from ingest.web import create_app
-
-
-@pytest.fixture
-def serve_web() -> Iterator:
-    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
-
-    def start(rt: Runtime) -> str:
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(rt), host="127.0.0.1", port=port,
-                                               log_config=None, access_log=False))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(5)
 
 
 def get(url: str, token: str | None = None) -> tuple[int, bytes]:
@@ -52,18 +23,18 @@ def get(url: str, token: str | None = None) -> tuple[int, bytes]:
         return err.code, err.read()
 
 
-def test_health_reports_database_and_redis(settings, serve_web) -> None:
-    base = serve_web(Runtime.build(settings))
+def test_health_reports_database_and_redis(settings, web_server) -> None:
+    base = web_server(Runtime.build(settings))
     status, body = get(f"{base}/health")
     assert status == 200
     assert json.loads(body) == {"status": "ok", "database": "ok", "redis": "ok",
                                 "outbox_backlog": 0}
 
 
-def test_health_is_503_when_the_database_is_down(make_settings, serve_web) -> None:
+def test_health_is_503_when_the_database_is_down(make_settings, web_server) -> None:
     settings = make_settings(DATABASE_URL=f"postgresql://x@127.0.0.1:{free_port()}/none",
                              REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
-    base = serve_web(Runtime.build(settings, migrate=False))
+    base = web_server(Runtime.build(settings, migrate=False))
     status, body = get(f"{base}/health")
     assert status == 503
     data = json.loads(body)
@@ -71,11 +42,11 @@ def test_health_is_503_when_the_database_is_down(make_settings, serve_web) -> No
     assert data["database"].startswith("error") and data["redis"].startswith("error")
 
 
-def test_metrics_and_blob_download(settings, serve_web, monkeypatch) -> None:
+def test_metrics_and_blob_download(settings, web_server, monkeypatch) -> None:
     rt = Runtime.build(settings)
     raw = b"From: a@example.se\r\nSubject: x\r\n\r\nHej\r\n"
     receipt = rt.intake.accept(raw, ChannelMeta(channel=Channel.EMAIL, transport="test"))
-    base = serve_web(rt)
+    base = web_server(rt)
     status, body = get(f"{base}/metrics")
     assert status == 200
     assert 'kcs_items{channel="email",state="accepted"} 1.0' in body.decode()
@@ -90,8 +61,8 @@ def test_metrics_and_blob_download(settings, serve_web, monkeypatch) -> None:
     assert get(f"{base}/api/blobs/..%2f..%2fetc%2fpasswd", "s3cret-token")[0] == 404
 
 
-def test_start_page_is_swedish_and_escapes_nothing_it_should_not(settings, serve_web) -> None:
-    base = serve_web(Runtime.build(settings))
+def test_start_page_is_swedish_and_escapes_nothing_it_should_not(settings, web_server) -> None:
+    base = web_server(Runtime.build(settings))
     status, body = get(f"{base}/")
     assert status == 200
     assert b'<html lang="sv">' in body or b"<html lang='sv'>" in body

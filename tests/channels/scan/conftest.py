@@ -15,15 +15,13 @@ import dataclasses
 import io
 import struct
 import threading
-import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
-from tests_support import free_port
 
 from channels.scan import evaluation
 from channels.scan.ocr import OcrEngine, OcrPage, OcrSettings
@@ -224,31 +222,9 @@ def hostile() -> dict[str, bytes]:
 
 
 @pytest.fixture
-def serve_app() -> Iterator[Callable[[Any], str]]:
-    """Serve ``create_app(runtime)`` with uvicorn on a free loopback port."""
-    import uvicorn
-
-    from ingest.web import create_app
-
-    servers: list[tuple[Any, threading.Thread]] = []
-
-    def start(runtime: Any) -> str:
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1",
-                                               port=port, log_config=None, access_log=False))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(5)
+def serve_app(web_server: Callable[..., str]) -> Callable[..., str]:
+    """Serve ``create_app(runtime)`` on a free loopback port (the shared fixture)."""
+    return web_server
 
 
 @pytest.fixture(scope="session")

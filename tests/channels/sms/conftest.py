@@ -5,18 +5,14 @@ the Twilio secrets in the environment.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
-import uvicorn
 from sms_support import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, MockTwilio, Web, with_sms
 from tests_support import free_port
 
 from ingest.app import Runtime
 from ingest.config import Settings
-from ingest.web import create_app
 
 
 @pytest.fixture
@@ -49,26 +45,14 @@ def web_port() -> int:
 
 
 @pytest.fixture
-def serve_web(web_port: int) -> Iterator:
-    """Start ``create_app(runtime)`` under uvicorn in a thread; stopped after the test."""
-    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+def serve_web(web_server: Callable[..., str], web_port: int) -> Callable[[Runtime], Web]:
+    """Start the web app on ``web_port`` (the public URL Twilio signs); stopped after."""
 
     def start(rt: Runtime) -> Web:
-        server = uvicorn.Server(uvicorn.Config(create_app(rt), host="127.0.0.1", port=web_port,
-                                               log_config=None, access_log=False))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "web app did not start"
-            time.sleep(0.02)
-        servers.append((server, thread))
+        web_server(rt, web_port)
         return Web(web_port)
 
-    yield start
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(5)
+    return start
 
 
 @pytest.fixture
