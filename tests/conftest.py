@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import tests_support
 from tests_support import free_port
 
 from ingest.config import Settings, load_settings
@@ -128,10 +129,7 @@ def settings(make_settings, redis_url: str) -> Settings:
 @pytest.fixture(scope="session")
 def trained_classifier():
     """The product's classifier, trained once per model fingerprint (cached in .cache)."""
-    from ingest.classify import load_classifier
-
-    return load_classifier(load_settings({"KCS_CONFIG_DIR": str(REPO / "config"),
-                                          "KCS_VAR_DIR": str(CACHE / "var")}))
+    return tests_support.trained_classifier()
 
 
 @dataclass

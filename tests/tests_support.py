@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -16,6 +17,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+CACHE = REPO / ".cache"
+
+
+@functools.cache
+def trained_classifier() -> object:
+    """The product's classifier, trained once per model fingerprint (cached in .cache).
+
+    ``kcs run`` trains one itself when none is stored; doing it here first keeps
+    that minute out of the start-up a test waits for.
+    """
+    from ingest.classify import load_classifier
+    from ingest.config import load_settings
+
+    return load_classifier(load_settings({"KCS_CONFIG_DIR": str(REPO / "config"),
+                                          "KCS_VAR_DIR": str(CACHE / "var")}))
 
 
 def free_port() -> int:
@@ -60,6 +76,7 @@ def kcs_run(tmp_path: Path, drop_env: tuple[str, ...] = (), **env: str) -> Itera
     REDIS_URL and DATABASE_URL are removed so that it uses its embedded
     defaults (a private redis-server, SQLite in the var dir).
     """
+    trained_classifier()
     config = tmp_path / "config"
     shutil.copytree(REPO / "config", config)
     smtp_port, web_port = free_port(), free_port()
@@ -74,7 +91,7 @@ def kcs_run(tmp_path: Path, drop_env: tuple[str, ...] = (), **env: str) -> Itera
     run = KcsRun(proc, smtp_port, web_port, tmp_path / "var")
     try:
         wait_until(lambda: urllib.request.urlopen(f"{run.base_url}/health",
-                                                  timeout=1).status == 200, 60, "web health")
+                                                  timeout=1).status == 200, 180, "web health")
         yield run
     finally:
         proc.send_signal(signal.SIGINT)
