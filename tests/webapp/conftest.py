@@ -54,9 +54,11 @@ class AppEnv:
 
 
 @pytest.fixture
-def app_env(settings, web_server) -> Iterator[AppEnv]:
-    """The app with users ``anna`` (registratur, every nämnd, sekretess), ``bo``
-    (registratur, every nämnd, no sekretess) and ``cecilia`` (analyst)."""
+def app_env(settings, web_server, tmp_path, monkeypatch) -> Iterator[AppEnv]:
+    """A private model dir (corrections land there), and the app with users ``anna``
+    (registratur, every nämnd, sekretess), ``bo`` (registratur, every nämnd, no
+    sekretess) and ``cecilia`` (analyst)."""
+    monkeypatch.setenv("KCS_MODEL_DIR", str(tmp_path / "models"))
     scan = settings.kcs.scan.model_copy(update={"min_page_mean_conf": 99.0})
     strict = dataclasses.replace(settings, kcs=settings.kcs.model_copy(update={"scan": scan}))
     rt = Runtime.build(strict)
