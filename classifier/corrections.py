@@ -58,3 +58,34 @@ def read_corrections(model_dir: Path) -> Iterator[dict[str, Any]]:
     for _n, rec in iter_jsonl(path):
         if rec is not None:
             yield rec
+
+
+def apply_staff_classification(result: Mapping[str, Any], staff: Mapping[str, Any],
+                               taxonomy: Any = None) -> dict[str, Any]:
+    """The classifier's ``result`` with the labels a person set at review put over it.
+
+    A person has decided, so the item no longer needs triage; the model's own
+    guess stays in ``explanation.model`` for the record. Flags from rules (akut,
+    sekretess) are kept, and a secret category turns ``sekretess`` on.
+    """
+    out = dict(result)
+    cat, typ = staff.get("huvudkategori"), staff.get("arendetyp")
+    if taxonomy is not None and not taxonomy.is_valid(cat, typ):
+        return out  # a taxonomy changed under a held item: the model decides
+    out["explanation"] = {**(out.get("explanation") or {}),
+                          "model": {k: result.get(k) for k in
+                                    ("huvudkategori", "arendetyp", "arendeklass")}}
+    out["huvudkategori"], out["arendetyp"] = cat, typ
+    if staff.get("arendeklass"):
+        out["arendeklass"] = staff["arendeklass"]
+    out["needs_triage"] = False
+    out["reasons"] = [*(out.get("reasons") or []), "staff_correction"]
+    flags = dict(out.get("flags") or {})
+    if taxonomy is not None and cat is not None:
+        case_type = taxonomy.type(cat, typ) if typ else None
+        if (case_type.sekretess if case_type else taxonomy.categories[cat].sekretess):
+            flags["sekretess"] = True
+        if case_type is not None:
+            flags["myndighetsutovning"] = case_type.needs_decision(out.get("arendeklass"))
+    out["flags"] = flags
+    return out

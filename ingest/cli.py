@@ -401,5 +401,9 @@ def check_config() -> None:
                f"routes: {len(settings.routing.routes)} + default")
 
 
+from ingest.webapp.cli import users_group  # noqa: E402  (kcs users …)
+
+main.add_command(users_group)
+
 if __name__ == "__main__":
     main()

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ingest.errors import ConfigError
+from ingest.webapp.settings import WebAppConfig
 from ingest.yamlfile import load_yaml
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -274,6 +275,7 @@ class KcsConfig(_Strict):
     email_limits: EmailLimitsConfig = EmailLimitsConfig()
     sms: SmsConfig = SmsConfig()
     scan: ScanConfig = ScanConfig()
+    webapp: WebAppConfig = WebAppConfig()
 
 
 class RouteMatch(_Strict):

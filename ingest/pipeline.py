@@ -19,6 +19,7 @@ run out the item becomes a dead letter (state ``dead``) that
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import traceback
@@ -263,6 +264,12 @@ class Pipeline:
         raw_result = self.classifier.classify(message.subject, "\n\n".join(texts),
                                               view.meta.channel.value)
         result = dict(raw_result.to_dict() if hasattr(raw_result, "to_dict") else raw_result)
+        staff = message.headers.get("x-kcs-staff-classification")
+        if staff:  # registratur set the labels at review (ingest/webapp)
+            from classifier.corrections import apply_staff_classification
+
+            result = apply_staff_classification(result, json.loads(staff),
+                                                getattr(self.classifier, "taxonomy", None))
         flags = dict(result.get("flags", {}))
         flags["anonym"] = message.sender.anonymous
         result["flags"] = flags

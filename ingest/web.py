@@ -17,6 +17,7 @@ from channels.sms import webhook as sms_webhook
 from ingest.app import Runtime
 from ingest.broker import redis_client
 from ingest.metrics import StoreCollector
+from ingest.webapp.app import install as install_webapp
 from ingest.webauth import require_api_token
 
 # One collector per process, pointed at the runtime of the app most recently built.
@@ -32,6 +33,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     _collector.store = runtime.store
     app.include_router(sms_webhook.make_router(runtime))
     app.include_router(scan_web.make_router(runtime))
+    install_webapp(app, runtime)
 
     @app.get("/health")
     def health() -> JSONResponse:
@@ -80,7 +82,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         return (
             "<!doctype html><html lang='sv'><head><meta charset='utf-8'>"
             "<title>KCS intake</title></head><body><main>"
-            "<h1>KCS intake</h1><p>Inkomna meddelanden per kanal och status.</p>"
+            "<h1>KCS intake</h1><p><a href='/app/'>Logga in i registraturen</a></p>"
+            "<p>Inkomna meddelanden per kanal och status.</p>"
             "<table><caption>Meddelanden</caption><thead><tr><th scope='col'>Kanal</th>"
             "<th scope='col'>Status</th><th scope='col'>Antal</th></tr></thead>"
             f"<tbody>{rows}</tbody></table></main></body></html>")

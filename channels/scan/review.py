@@ -27,6 +27,8 @@ from ingest.model import NormalisedMessage, Sender
 
 SENDER_KEYS = ("name", "postal_address", "email", "phone")
 FIELD_KEYS = ("personnummer", "samordningsnummer", "diarienummer", "arende_refs")
+# Labels staff set at review; the classify stage takes them over the model's guess.
+CLASSIFICATION_KEYS = ("huvudkategori", "arendetyp", "arendeklass")
 MAX_PAGE_DPI = 300
 
 
@@ -156,7 +158,8 @@ def page_png(runtime: Any, intake_id: str, number: int, dpi: int = 150) -> bytes
 
 
 def _check_corrections(corrections: dict[str, Any]) -> None:
-    unknown = set(corrections) - {"subject", "body", "sender", "fields", "reviewer"}
+    unknown = set(corrections) - {"subject", "body", "sender", "fields", "reviewer",
+                                  "classification"}
     if unknown:
         raise ReviewError(f"unknown correction keys: {', '.join(sorted(unknown))}")
     sender = corrections.get("sender") or {}
@@ -168,6 +171,10 @@ def _check_corrections(corrections: dict[str, Any]) -> None:
     for key in ("subject", "body", "reviewer"):
         if key in corrections and not isinstance(corrections[key], str):
             raise ReviewError(f"{key} must be text")
+    classification = corrections.get("classification") or {}
+    if not isinstance(classification, dict) or set(classification) - set(CLASSIFICATION_KEYS) \
+            or not all(isinstance(v, str) or v is None for v in classification.values()):
+        raise ReviewError(f"classification accepts only {', '.join(CLASSIFICATION_KEYS)}")
 
 
 def normalise_corrections(corrections: dict[str, Any]) -> dict[str, Any]:
@@ -177,6 +184,8 @@ def normalise_corrections(corrections: dict[str, Any]) -> dict[str, Any]:
     _check_corrections(corrections)
     out: dict[str, Any] = {k: corrections[k] for k in ("subject", "body", "reviewer")
                            if k in corrections}
+    if corrections.get("classification"):
+        out["classification"] = {k: v for k, v in corrections["classification"].items() if v}
     sender = {k: (v.strip() if isinstance(v, str) else v)
               for k, v in (corrections.get("sender") or {}).items()}
     if sender.get("email") and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]{2,}",
@@ -233,6 +242,8 @@ def release(runtime: Any, intake_id: str, corrections: dict[str, Any] | None = N
                         "arende_refs": "x-scan-arende-refs"}
         for key, values in checked.get("fields", {}).items():
             headers[header_names[key]] = ",".join(values)
+        if checked.get("classification"):
+            headers["x-kcs-staff-classification"] = json.dumps(checked["classification"])
         merged = {"sender": Sender(**sender).to_dict(), "headers": headers}
         if "subject" in checked:
             merged["subject"] = checked["subject"]

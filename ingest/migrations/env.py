@@ -7,6 +7,7 @@ from alembic import context
 import channels.sms.db  # noqa: F401  (registers the SMS tables on Base.metadata)
 import ingest.audit  # noqa: F401  (the audit table)
 from ingest.db import Base, make_engine
+from ingest.webapp import db as _webapp_tables  # noqa: F401  (staff users, sessions)
 
 config = context.config
 target_metadata = Base.metadata
