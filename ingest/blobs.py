@@ -21,8 +21,8 @@ import hashlib
 import os
 import re
 import threading
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.crypto import KeyRing, key_id

@@ -401,5 +401,9 @@ def check_config() -> None:
                f"routes: {len(settings.routing.routes)} + default")
 
 
+from ingest.governance.cli import register as _register_governance  # noqa: E402
+
+_register_governance(main)
+
 if __name__ == "__main__":
     main()

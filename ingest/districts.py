@@ -146,8 +146,11 @@ def load_districts(path: Path) -> Districts:
                 raise fail(f"{exc} (got {spec!r})", "districts", code, "postcodes", i) from None
         districts[code] = District(code, entry["label"], names, tuple(ranges))
     spans = sorted((lo, hi, d.code) for d in districts.values() for lo, hi in d.postcodes)
-    for (lo1, hi1, c1), (lo2, _hi2, c2) in zip(spans, spans[1:], strict=False):
-        if lo2 <= hi1 and c1 != c2:
-            raise fail(f"postcodes {lo2} overlap between {c1} and {c2}", "districts", c2,
+    reach, reach_code = -1, ""
+    for lo, hi, code in spans:
+        if lo <= reach and code != reach_code:
+            raise fail(f"postcode {lo} is in both {reach_code} and {code}", "districts", code,
                        "postcodes")
+        if hi > reach:
+            reach, reach_code = hi, code
     return Districts(districts, where)
