@@ -12,6 +12,8 @@ Environment (deployment facts, not policy):
 - ``REDIS_URL``: Redis for Dramatiq and shared counters. Unset: ``kcs run``
   starts a private server; other commands use the one it recorded.
 - ``BROKER_URL``: an ``amqp://`` URL selects RabbitMQ for Dramatiq instead.
+- ``KCS_BLOB_KEYS``: blob encryption keys (``ingest/crypto.py``); unset: none.
+- ``KCS_PII_KEY``: HMAC key for person references (``governance.pii.key_env``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from pydantic import (
     model_validator,
 )
 
+from ingest.crypto import ENV as KEYS_ENV
+from ingest.crypto import BlobKeyError, KeyRing
 from ingest.districts import Districts
 from ingest.errors import ConfigError
 from ingest.governance.config import GovernanceConfig
@@ -398,6 +402,7 @@ class Settings:
     kcs: KcsConfig
     routing: RoutingConfig
     districts: Districts | None = None
+    blob_keys: KeyRing = KeyRing()
 
     @property
     def blob_dir(self) -> Path:
@@ -464,6 +469,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
 
     districts = check_routing(routing, config_dir)
     database_url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'kcs.db'}"
+    try:
+        blob_keys = KeyRing.from_env(env)
+    except BlobKeyError as exc:
+        raise ConfigError(str(exc), key=KEYS_ENV) from None
     return Settings(
         config_dir=config_dir,
         var_dir=var_dir,
@@ -473,4 +482,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         kcs=kcs,
         routing=routing,
         districts=districts,
+        blob_keys=blob_keys,
     )
