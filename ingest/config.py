@@ -19,7 +19,7 @@ Environment (deployment facts, not policy):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -402,7 +402,7 @@ class Settings:
     kcs: KcsConfig
     routing: RoutingConfig
     districts: Districts | None = None
-    blob_keys: KeyRing = KeyRing()
+    blob_keys: KeyRing = field(default_factory=KeyRing)
 
     @property
     def blob_dir(self) -> Path:

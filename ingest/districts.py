@@ -19,6 +19,10 @@ from ingest.errors import ConfigError
 from ingest.yamlfile import load_yaml
 
 CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+WORD_RE = re.compile(r"\w+")
+# Addresses and place names come early in a letter; a 300 KB pasted document
+# is not searched to its end.
+MAX_SCAN_CHARS = 20_000
 # "163 64", "16364", "SE-163 64"; not inside a longer number (a phone, a personnummer).
 POSTCODE_RE = re.compile(r"(?<![\d-])(?:SE-?)?([1-9]\d{2}) ?(\d{2})(?![\d-])")
 # The postort after a postcode ("163 74 Spånga") is a post town, not a district:
@@ -59,10 +63,12 @@ class Districts:
     source: str = ""
 
     def __post_init__(self) -> None:
-        index = sorted(((fold(n), d.code) for d in self.districts.values() for n in d.names),
-                       key=lambda p: -len(p[0]))  # longest first: "Örby slott" before "Örby"
-        object.__setattr__(self, "_names", [(re.compile(rf"(?<!\w){re.escape(n)}(?!\w)"), n, c)
-                                            for n, c in index])
+        index: dict[tuple[str, ...], tuple[str, str]] = {}
+        for d in self.districts.values():
+            for name in d.names:
+                index[tuple(WORD_RE.findall(fold(name)))] = (name, d.code)
+        object.__setattr__(self, "_names", index)
+        object.__setattr__(self, "_longest", max((len(k) for k in index), default=1))
 
     @property
     def codes(self) -> frozenset[str]:
@@ -78,21 +84,26 @@ class Districts:
         for text in texts:
             if not text:
                 continue
-            placed = (self._by_name(POSTORT_RE.sub(" ", text)) or self._by_postcode(text)
+            placed = (self._by_name(POSTORT_RE.sub(" ", text[:MAX_SCAN_CHARS]))
+                      or self._by_postcode(text)
                       or self._by_name(text))
             if placed:
                 return placed
         return Placement(None, "unknown")
 
     def _by_name(self, text: str) -> Placement | None:
-        folded = fold(text)
-        for pattern, name, code in self._names:  # type: ignore[attr-defined]
-            if pattern.search(folded):
-                return Placement(code, "name", name)
+        """Word n-grams against the name index: one pass, whatever the table's size."""
+        words = WORD_RE.findall(fold(text[:MAX_SCAN_CHARS]))
+        names: dict[tuple[str, ...], tuple[str, str]] = self._names  # type: ignore[attr-defined]
+        for i in range(len(words)):
+            for n in range(min(self._longest, len(words) - i), 0, -1):  # type: ignore[attr-defined]
+                hit = names.get(tuple(words[i:i + n]))
+                if hit:
+                    return Placement(hit[1], "name", hit[0])
         return None
 
     def _by_postcode(self, text: str) -> Placement | None:
-        for m in POSTCODE_RE.finditer(text):
+        for m in POSTCODE_RE.finditer(text[:MAX_SCAN_CHARS]):
             number = int(m.group(1) + m.group(2))
             for district in self.districts.values():
                 if any(lo <= number <= hi for lo, hi in district.postcodes):
