@@ -38,10 +38,22 @@ def accept(rt: Runtime, raw: bytes, sender: str, received_at: datetime | None = 
 
 def env_of(settings) -> dict[str, str]:
     return {"KCS_CONFIG_DIR": str(settings.config_dir), "KCS_VAR_DIR": str(settings.var_dir),
-            "REDIS_URL": settings.redis_url or ""}
+            "REDIS_URL": settings.redis_url or "", "DATABASE_URL": settings.database_url}
 
 
-def test_erase_removes_the_persons_data_but_keeps_what_a_legal_hold_protects(settings) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_settings(request, make_settings, redis_url):
+    """The same tests on SQLite and on a private PostgreSQL."""
+    if request.param == "sqlite":
+        return make_settings(REDIS_URL=redis_url)
+    url = request.getfixturevalue("postgres_server").create_database(
+        f"kcs_gov_{request.node.name.split('[')[0][5:20]}")
+    return make_settings(REDIS_URL=redis_url, DATABASE_URL=url)
+
+
+def test_erase_removes_the_persons_data_but_keeps_what_a_legal_hold_protects(db_settings
+                                                                             ) -> None:
+    settings = db_settings
     rt = Runtime.build(settings)
     big = "Bilaga. " * 40_000  # above the inline limit: the raw original is a blob file
     with running_pipeline(rt):
@@ -95,7 +107,8 @@ def test_erase_removes_the_persons_data_but_keeps_what_a_legal_hold_protects(set
     assert gdpr.erase(rt, "email", "Dora@Example.se", actor="t")["erased"] == [first]
 
 
-def test_retention_dry_run_and_run_agree(settings) -> None:
+def test_retention_dry_run_and_run_agree(db_settings) -> None:
+    settings = db_settings
     rt = Runtime.build(settings)
     now = datetime.now(UTC)
     old = now - timedelta(days=800)  # past the default rule's 730 days
