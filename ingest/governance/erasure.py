@@ -11,6 +11,7 @@ same bytes. An ärende under legal hold is never touched (``held``).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import String, cast, delete, select, update
@@ -21,6 +22,10 @@ from ingest.governance.db import ItemPrivacy, LegalHold, PersonRef
 from ingest.model import utcnow
 
 ERASED = "[raderat]"
+BLOB_HEADERS = ("x-scan-record", "x-scan-batch")
+# Headers that say nothing about the person (counts, sources); the rest go.
+NEUTRAL_HEADERS = ("x-scan-pages", "x-scan-sources", "x-scan-mean-conf")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def held(session: Session, arende_ids: set[str]) -> set[str]:
@@ -33,11 +38,23 @@ def held(session: Session, arende_ids: set[str]) -> set[str]:
 
 
 def blobs_of(intake: Intake, item: Item | None) -> set[str]:
-    """The raw original and every attachment of an item, by sha256."""
+    """The raw original, every attachment, and a scanned letter's batch file, by sha256.
+
+    A batch file holds every letter scanned with it; it goes only when no
+    other letter of the batch needs it (``referenced_elsewhere``).
+    """
     out = {intake.raw_sha256}
-    for attachment in ((item.normalised or {}).get("attachments") or []) if item else []:
+    batch = ((intake.meta or {}).get("detail") or {}).get("batch_sha256")
+    if batch:
+        out.add(batch)
+    normalised = (item.normalised or {}) if item else {}
+    for attachment in normalised.get("attachments") or []:
         if attachment.get("sha256"):
             out.add(attachment["sha256"])
+    headers = normalised.get("headers") or {}
+    for key in BLOB_HEADERS:  # the scan record: OCR text and extracted fields
+        if _SHA256.match(str(headers.get(key) or "")):
+            out.add(headers[key])
     return out
 
 
@@ -46,6 +63,10 @@ def referenced_elsewhere(session: Session, sha256: str, exclude: set[str]) -> bo
     raw = session.scalar(select(Intake.id).where(Intake.raw_sha256 == sha256,
                                                  Intake.id.not_in(exclude)).limit(1))
     if raw is not None:
+        return True
+    batch = session.scalar(select(Intake.id).where(
+        cast(Intake.meta, String).like(f"%{sha256}%"), Intake.id.not_in(exclude)).limit(1))
+    if batch is not None:
         return True
     return session.scalar(select(Item.intake_id).where(
         cast(Item.normalised, String).like(f"%{sha256}%"),
@@ -58,6 +79,8 @@ def _scrub_message(data: dict[str, Any]) -> dict[str, Any]:
                in_reply_to=None, references=[],
                sender={"email": None, "phone": None, "name": None, "postal_address": None,
                        "anonymous": True})
+    out["headers"] = {k: v for k, v in (data.get("headers") or {}).items()
+                      if k in NEUTRAL_HEADERS}
     out["attachments"] = [{**a, "filename": ERASED, "original_filename": None, "text": None}
                           for a in data.get("attachments") or []]
     return out

@@ -81,7 +81,11 @@ def identifiers(message: NormalisedMessage) -> list[tuple[str, str]]:
     """(kind, canonical value) of every identifier in a message, without duplicates."""
     texts = [message.subject, message.body, message.full_text,
              message.sender.postal_address or "",
-             *(a.text or "" for a in message.attachments)]
+             *(a.text or "" for a in message.attachments),
+             # What the scan channel extracted (and staff may have corrected).
+             *(f"personnummer {v}" for key in ("x-scan-personnummer",
+                                               "x-scan-samordningsnummer")
+               for v in (message.headers.get(key) or "").split(",") if v)]
     out: list[tuple[str, str]] = []
     for text in texts:
         for value, _coordination in find_personnummer(text or ""):
