@@ -316,8 +316,8 @@ class Pipeline:
     def _route(self, view: View) -> dict[str, Any]:
         classification = view.item.classification or {}
         placement, placed_from = place(self.settings.districts, view.message)
-        return route(self.settings.routing, classification,
-                             classification.get("flags", {}), placement, placed_from)
+        return route(self.settings.routing, classification, classification.get("flags", {}),
+                     placement, placed_from)
 
     def _commit_route(self, session: Session, view: View, result: dict[str, Any]) -> None:
         """Set the ärende's owner, and record the person references scoped to that owner."""
