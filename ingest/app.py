@@ -40,7 +40,8 @@ class Runtime:
         store = Store(settings.database_url)
         if migrate:
             store.migrate()
-        blobs = BlobStore(settings.blob_dir, store, settings.kcs.storage.inline_max_bytes)
+        blobs = BlobStore(settings.blob_dir, store, settings.kcs.storage.inline_max_bytes,
+                          settings.blob_keys)
         intake = Intake(store, blobs, settings.kcs.pipeline.queue)
         return cls(settings, store, blobs, intake)
 

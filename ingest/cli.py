@@ -398,12 +398,18 @@ def check_config() -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"config: {settings.config_dir}\nvar: {settings.var_dir}\n"
                f"database: {settings.database_url.split('@')[-1]}\n"
-               f"routes: {len(settings.routing.routes)} + default")
+               f"routes: {len(settings.routing.routes)} + default\n"
+               f"districts: {len(settings.districts.codes) if settings.districts else 0}\n"
+               f"blob encryption: {settings.blob_keys.current or 'off (set KCS_BLOB_KEYS)'}")
 
 
 from ingest.webapp.cli import users_group  # noqa: E402  (kcs users …)
 
 main.add_command(users_group)
+
+from ingest.governance.cli import register as _register_governance  # noqa: E402
+
+_register_governance(main)
 
 if __name__ == "__main__":
     main()

@@ -12,18 +12,31 @@ Environment (deployment facts, not policy):
 - ``REDIS_URL``: Redis for Dramatiq and shared counters. Unset: ``kcs run``
   starts a private server; other commands use the one it recorded.
 - ``BROKER_URL``: an ``amqp://`` URL selects RabbitMQ for Dramatiq instead.
+- ``KCS_BLOB_KEYS``: blob encryption keys (``ingest/crypto.py``); unset: none.
+- ``KCS_PII_KEY``: HMAC key for person references (``governance.pii.key_env``).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from ingest.crypto import ENV as KEYS_ENV
+from ingest.crypto import BlobKeyError, KeyRing
+from ingest.districts import Districts
 from ingest.errors import ConfigError
+from ingest.governance.config import GovernanceConfig
 from ingest.webapp.settings import WebAppConfig
 from ingest.yamlfile import load_yaml
 
@@ -276,27 +289,92 @@ class KcsConfig(_Strict):
     sms: SmsConfig = SmsConfig()
     scan: ScanConfig = ScanConfig()
     webapp: WebAppConfig = WebAppConfig()
+    governance: GovernanceConfig = GovernanceConfig()
+
+
+FLAG_NAMES = ("sekretess", "akut", "myndighetsutovning", "tolk", "anonym")
+Codes = str | tuple[str, ...] | None
 
 
 class RouteMatch(_Strict):
-    """Conditions of a routing rule; an absent key matches anything."""
+    """Conditions of a routing rule; an absent key matches anything.
 
-    huvudkategori: str | None = None
-    arendetyp: str | None = None
-    arendeklass: str | None = None
-    sekretess: bool | None = None
-    akut: bool | None = None
+    Codes may be one code or a list (any of them). ``stadsdel: "*"`` means
+    "any known district" (an unknown one falls through to later rules).
+    Flags may be written under ``flags:`` or, as before, as top-level keys
+    (``sekretess: true``).
+    """
+
+    huvudkategori: Codes = None
+    arendetyp: Codes = None
+    arendeklass: Codes = None
+    stadsdel: Codes = None
+    flags: dict[str, bool] = Field(default_factory=dict)
     needs_triage: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flag_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(k in data for k in FLAG_NAMES):
+            data = dict(data)
+            flags = dict(data.get("flags") or {})
+            for key in FLAG_NAMES:
+                if key in data:
+                    flags[key] = data.pop(key)
+            data["flags"] = flags
+        return data
+
+    @field_validator("flags")
+    @classmethod
+    def _known_flags(cls, value: dict[str, bool]) -> dict[str, bool]:
+        unknown = sorted(set(value) - set(FLAG_NAMES))
+        if unknown:
+            raise ValueError(f"unknown flag {unknown[0]!r}; flags are {', '.join(FLAG_NAMES)}")
+        return value
+
+    @field_validator("huvudkategori", "arendetyp", "arendeklass", "stadsdel", mode="before")
+    @classmethod
+    def _codes(cls, value: Any) -> Any:
+        return tuple(value) if isinstance(value, list) else value
+
+    def values(self, key: str) -> tuple[str, ...] | None:
+        """The codes a key accepts, or None for "anything"."""
+        value = getattr(self, key)
+        return (value,) if isinstance(value, str) else value
+
+    @property
+    def is_empty(self) -> bool:
+        """Matches everything."""
+        return all(getattr(self, k) in (None, {}) for k in type(self).model_fields)
 
 
 class Route(_Strict):
-    """Where matching items go: owning nämnd and the downstream queue."""
+    """Where matching items go: owning nämnd, handling unit and the downstream queue.
+
+    ``{stadsdel}`` in owner, unit or queues is replaced by the item's district
+    code (only in rules that require a known one). ``restricted_queue`` is
+    where this owner's secret items go (else the routing's
+    ``restricted_default``). ``out_of_scope`` marks matters the contact centre
+    does not handle (socialtjänst, LSS, other authorities): still routed, and
+    the acknowledgement is a referral (``referral`` names which).
+    """
 
     name: str
     match: RouteMatch = RouteMatch()
     owner: str
     unit: str | None = None
     queue: str
+    restricted_queue: str | None = None
+    out_of_scope: bool = False
+    referral: str | None = None
+
+
+class FastPathConfig(_Strict):
+    """Items with ``flag`` set go to this queue as well as to their owner's."""
+
+    flag: Literal["akut"] = "akut"
+    queue: str = "kcs.fastpath.akut"
+    restricted_queue: str = "kcs.restricted.fastpath.akut"
 
 
 class RoutingConfig(_Strict):
@@ -304,6 +382,14 @@ class RoutingConfig(_Strict):
 
     default: Route
     routes: tuple[Route, ...] = ()
+    fast_path: FastPathConfig | None = FastPathConfig()
+    restricted_prefix: str = "kcs.restricted."
+    restricted_default: str = "kcs.restricted.kontaktcenter"
+    districts_file: str = "stadsdelar.yaml"
+
+    def is_restricted(self, queue: str) -> bool:
+        """Whether only staff cleared for secret matters consume ``queue``."""
+        return queue.startswith(self.restricted_prefix)
 
 
 @dataclass(frozen=True)
@@ -317,6 +403,8 @@ class Settings:
     broker_url: str | None
     kcs: KcsConfig
     routing: RoutingConfig
+    districts: Districts | None = None
+    blob_keys: KeyRing = field(default_factory=KeyRing)
 
     @property
     def blob_dir(self) -> Path:
@@ -364,6 +452,8 @@ def _validate(model: type[BaseModel], path: Path) -> Any:
         msg = first["msg"]
         if first["type"] == "extra_forbidden":
             msg = "unknown key; check the spelling against the documented keys"
+        elif first["type"] == "missing":
+            msg = "missing; this key is required"
         raise ConfigError(f"{msg} (got {first.get('input')!r})", file=str(path), key=key,
                           line=line_of(loc)) from exc
 
@@ -377,7 +467,14 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     var_dir = Path(env.get("KCS_VAR_DIR") or Path.cwd() / "var").resolve()
     kcs = _validate(KcsConfig, config_dir / "kcs.yaml")
     routing = _validate(RoutingConfig, config_dir / "routing.yaml")
+    from ingest.routing_check import check_routing  # imports config's models
+
+    districts = check_routing(routing, config_dir)
     database_url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'kcs.db'}"
+    try:
+        blob_keys = KeyRing.from_env(env)
+    except BlobKeyError as exc:
+        raise ConfigError(str(exc), key=KEYS_ENV) from None
     return Settings(
         config_dir=config_dir,
         var_dir=var_dir,
@@ -386,4 +483,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         broker_url=env.get("BROKER_URL") or None,
         kcs=kcs,
         routing=routing,
+        districts=districts,
+        blob_keys=blob_keys,
     )

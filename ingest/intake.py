@@ -90,7 +90,7 @@ class Intake:
             log.error("intake.blob_store_failed", channel=channel, error=str(exc))
             raise IntakeUnavailable(f"blob store: {exc.strerror or exc}") from exc
         pending = _Pending(digest, len(raw), [*meta.source_keys, f"sha256:{digest}"], meta,
-                           raw if inline else None)
+                           self.blobs.seal(raw, digest) if inline else None)
         self._start_writer()
         self._queue.put(pending)
         if not pending.done.wait(self.wait_s):

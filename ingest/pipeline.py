@@ -36,16 +36,17 @@ from channels.sms import continuity as sms_continuity
 from channels.sms import outbound as sms_outbound
 from channels.sms import state as sms_state
 from dedupe import linker
-from ingest import ack, contract, metrics
+from ingest import ack, audit, contract, decisions, metrics
 from ingest.blobs import BlobStore
 from ingest.config import Settings
 from ingest.db import Arende, Intake, Item, Outbox, Publication
 from ingest.errors import InputRejected, NeedsReview, StageError
+from ingest.governance import pii
 from ingest.logs import get_logger
 from ingest.model import Channel, ChannelMeta, NormalisedMessage, as_utc, utcnow
 from ingest.normalisers import normalise
 from ingest.relay import SentMarker, enqueue_row
-from ingest.routing import route
+from ingest.routing import place, route
 from ingest.stages import COLUMN, STAGES, actor_name
 from ingest.store import Store
 
@@ -206,6 +207,10 @@ class Pipeline:
                 hook(session, view, result)
             hold = result.pop(HOLD, None)
             setattr(item, column, {k: v for k, v in result.items() if k != "item"})
+            audit.record(session, actor=audit.SYSTEM, action=f"pipeline.{stage}",
+                         intake_id=intake_id, arende_id=item.arende_id,
+                         reason=hold["reason"] if hold else None,
+                         detail=decisions.summary(stage, result))
             item.updated_at = utcnow()
             if hold:  # wait for registratur: no next stage until released
                 next_rows = []
@@ -228,10 +233,11 @@ class Pipeline:
     def _next_rows(self, session: Session, stage: str, intake_id: str,
                    result: dict[str, Any]) -> list[Outbox]:
         rows: list[Outbox] = []
-        if stage == "publish":
-            rows.append(Outbox(intake_id=intake_id, queue=result["queue"],
-                               actor=contract.ITEM_ACTOR, payload={"args": [result["item"]]},
-                               created_at=utcnow(), sent_at=None, attempts=0))
+        if stage == "publish":  # one downstream message per queue (owner, fast path)
+            rows += [Outbox(intake_id=intake_id, queue=queue, actor=contract.ITEM_ACTOR,
+                            payload={"args": [result["item"]]}, created_at=utcnow(),
+                            sent_at=None, attempts=0)
+                     for queue in result.get("queues") or [result["queue"]]]
         index = STAGES.index(stage)
         if index + 1 < len(STAGES):
             rows.append(Outbox(intake_id=intake_id, queue=self.queue,
@@ -316,12 +322,18 @@ class Pipeline:
 
     def _route(self, view: View) -> dict[str, Any]:
         classification = view.item.classification or {}
-        return route(self.settings.routing, classification, classification.get("flags", {}))
+        placement, placed_from = place(self.settings.districts, view.message)
+        return route(self.settings.routing, classification, classification.get("flags", {}),
+                     placement, placed_from)
 
     def _commit_route(self, session: Session, view: View, result: dict[str, Any]) -> None:
+        """Set the ärende's owner, and record the person references scoped to that owner."""
         if view.item.link and view.item.link.get("new"):
             session.execute(update(Arende).where(Arende.id == view.item.arende_id)
                             .values(owner=result["owner"]))
+        pii.record_refs(session, self.settings, intake_id=view.intake.id,
+                        arende_id=view.item.arende_id, owner=result["owner"],
+                        message=view.message)
 
     def _publish(self, view: View) -> dict[str, Any]:
         message = view.message
@@ -346,19 +358,23 @@ class Pipeline:
                             if k in classification},
             flags=flags, link=view.item.link or {}, routing=routing, acknowledgement=plan,
             raw_sha256=view.intake.raw_sha256, raw_size=view.intake.raw_size)
-        return {"queue": routing["queue"], "idempotency_key": item["idempotency_key"],
+        return {"queue": routing["queue"], "queues": routing.get("queues") or [routing["queue"]],
+                "idempotency_key": item["idempotency_key"],
                 "published_at": item["published_at"], "acknowledgement_plan": plan,
                 "item": item}
 
     def _commit_publish(self, session: Session, view: View, result: dict[str, Any]) -> None:
         """The publication row's key is unique: a second publish cannot commit."""
-        key = result["idempotency_key"]
-        if session.get(Publication, key) is not None:
-            raise StageError(f"publication {key} exists without a stored publish result")
-        session.add(Publication(idempotency_key=key, intake_id=view.intake.id,
-                                queue=result["queue"], state="queued", created_at=utcnow(),
-                                sent_at=None))
-        metrics.PUBLISHED.labels(queue=result["queue"]).inc()
+        for i, queue in enumerate(result.get("queues") or [result["queue"]]):
+            # The owner's copy keeps the bare key; further queues (the akut fast
+            # path) get their own row, so each copy is published exactly once.
+            key = result["idempotency_key"] + ("" if i == 0 else f"@{queue}")
+            if session.get(Publication, key) is not None:
+                raise StageError(f"publication {key} exists without a stored publish result")
+            session.add(Publication(idempotency_key=key, intake_id=view.intake.id,
+                                    queue=queue, state="queued", created_at=utcnow(),
+                                    sent_at=None))
+            metrics.PUBLISHED.labels(queue=queue).inc()
 
     def _acknowledge(self, view: View) -> dict[str, Any]:
         plan = (view.item.published or {}).get("acknowledgement_plan") or {}

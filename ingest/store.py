@@ -151,6 +151,36 @@ class Store:
             return session.connection().scalar(select(Blob.__table__.c.data)
                                                .where(Blob.__table__.c.sha256 == sha256))
 
+    def delete_blob(self, sha256: str) -> int:
+        """Remove an inline blob (erasure, gallring); returns the bytes freed."""
+        table = Blob.__table__
+        with self.transaction() as session:
+            size = session.connection().scalar(select(func.length(table.c.data))
+                                               .where(table.c.sha256 == sha256))
+            session.connection().execute(table.delete().where(table.c.sha256 == sha256))
+        return int(size or 0)
+
+    def iter_blobs(self, batch: int = 200) -> Iterator[tuple[str, bytes]]:
+        """Every inline blob as (sha256, stored bytes), in batches (key rotation)."""
+        table = Blob.__table__
+        last = ""
+        while True:
+            with self._reads() as session:
+                rows = session.connection().execute(
+                    select(table.c.sha256, table.c.data).where(table.c.sha256 > last)
+                    .order_by(table.c.sha256).limit(batch)).all()
+            if not rows:
+                return
+            yield from ((r[0], r[1]) for r in rows)
+            last = rows[-1][0]
+
+    def replace_blob(self, sha256: str, stored: bytes) -> None:
+        """Overwrite an inline blob's stored bytes (re-sealed under a new key)."""
+        table = Blob.__table__
+        with self.transaction() as session:
+            session.connection().execute(table.update().where(table.c.sha256 == sha256)
+                                         .values(data=stored))
+
     @staticmethod
     def insert_intake(session: Session, intakes: list[dict[str, Any]],
                       keys: list[dict[str, Any]], outbox: list[dict[str, Any]],

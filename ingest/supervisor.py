@@ -136,6 +136,11 @@ def run_all() -> None:
         children.append(Child("imap", ["imap"]))
     if settings.kcs.scan.watch_dir:
         children.append(Child("scan-watch", ["scan-watch"]))
+    if settings.kcs.governance.retention.enabled:  # gallring on its schedule
+        children.append(Child("retention", ["retention", "run", "--loop"]))
+    if not rt.blobs.keyring.enabled:
+        log.warning("blobs.not_encrypted", hint="set KCS_BLOB_KEYS (kcs keys new k1) to "
+                    "encrypt raw originals and attachments at rest")
     stopping = False
 
     def stop(*_: object) -> None:

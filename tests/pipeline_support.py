@@ -65,6 +65,8 @@ def downstream(redis_url: str, queue: str) -> list[dict[str, Any]]:
 
 def downstream_everywhere(settings: Settings) -> list[dict[str, Any]]:
     """Every item waiting on any queue the routing config can send to."""
-    queues = {r.queue for r in settings.routing.routes} | {settings.routing.default.queue}
+    from ingest.routing import all_queues
+
+    queues = all_queues(settings)
     url = settings.effective_redis_url()
     return [item for queue in sorted(queues) for item in downstream(url, queue)]

@@ -6,6 +6,7 @@ from alembic import context
 
 import channels.sms.db  # noqa: F401  (registers the SMS tables on Base.metadata)
 import ingest.audit  # noqa: F401  (the audit table)
+import ingest.governance.db as _governance  # noqa: F401  (person refs, holds, item privacy)
 from ingest.db import Base, make_engine
 from ingest.webapp import db as _webapp_tables  # noqa: F401  (staff users, sessions)
 
