@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from channels.email.scanconfig import EmailScansConfig
 from ingest.errors import ConfigError
 from ingest.yamlfile import load_yaml
 
@@ -238,6 +239,8 @@ class ScanConfig(_Strict):
     # Tesseract copes with small skew; rotating a noisy fax by 1° costs more than it gains.
     min_deskew_deg: float = Field(1.5, ge=0, le=45)
     min_ocr_dpi: int = Field(200, ge=100, le=600)
+    # Phone photos taken at an angle: find the sheet and warp it flat before OCR.
+    perspective_correction: bool = True
     # Quality gate: a page below either threshold sends the item to review.
     min_page_mean_conf: float = Field(70.0, ge=0, le=100)
     low_word_conf: float = Field(50.0, ge=0, le=100)
@@ -274,6 +277,7 @@ class KcsConfig(_Strict):
     email_limits: EmailLimitsConfig = EmailLimitsConfig()
     sms: SmsConfig = SmsConfig()
     scan: ScanConfig = ScanConfig()
+    email_scans: EmailScansConfig = EmailScansConfig()
 
 
 class RouteMatch(_Strict):
