@@ -160,7 +160,9 @@ def _with_attachment_text(message: NormalisedMessage, blobs: dict[str, bytes],
                           meta: ChannelMeta, settings: Any
                           ) -> tuple[NormalisedMessage, _Hold | None]:
     """A citizen's mail: OCR text on the attachments, the gate over document pages."""
-    has_own_text = bool(message.body.strip())
+    # Text of its own: the body, or an attachment read without OCR (a PDF text layer).
+    has_own_text = bool(message.body.strip()) or any(
+        a.text for i, a in enumerate(message.attachments) if i not in scanned)
     attachments = list(message.attachments)
     documents: list[ScannedFile] = []
     blocks: list[str] = []

@@ -10,17 +10,23 @@ near end. Rotation and deskew cannot fix that; a projective warp can.
 1. Otsu threshold of a blurred copy: paper is the bright class;
 2. holes (the text) filled, the largest bright component kept;
 3. its convex hull simplified to four corners (Visvalingam: repeatedly drop
-   the hull vertex whose triangle with its neighbours is smallest);
+   the hull vertex whose triangle with its neighbours is smallest), then
+   each corner moved to where lines fitted to the middle of its two sides
+   meet (blur and shadow round a corner off; the sides stay straight);
 4. accepted only if it looks like a sheet seen at an angle: a convex
    quadrilateral covering between ``MIN_AREA`` and ``MAX_AREA`` of the frame
-   with no corner angle far from 90°. A flat scan (the page fills the
-   frame) or a picture without a page gives None, and nothing is changed.
+   with no corner angle far from 90° and at most one corner on the frame's
+   edge. A flat scan (the page fills the frame), a sheet cut off by the
+   frame or a picture without a page gives None, and nothing is changed.
 
-``warp`` maps the quadrilateral onto an upright rectangle with Pillow's
-perspective transform (the eight coefficients solved with NumPy). Corners
-are kept as fractions of the image size, so the review API can apply the
-same warp to a rendering at any resolution. No OpenCV: NumPy and SciPy are
-already dependencies, and the whole search costs tens of milliseconds.
+The sheet's true proportions cannot be measured from one photo (the far
+half is foreshortened); an estimate close to A4 is taken as A4, the paper
+nearly every letter is written on. ``warp`` maps the quadrilateral onto an
+upright rectangle with Pillow's perspective transform (the eight
+coefficients solved with NumPy). Corners are kept as fractions of the image
+size, so the review API can apply the same warp to a rendering at any
+resolution. No OpenCV: NumPy and SciPy are already dependencies, and the
+search costs a few hundred milliseconds next to seconds of Tesseract.
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ MIN_AREA = 0.15        # the sheet covers at least this share of the photo ...
 MAX_AREA = 0.93        # ... and leaves some background visible (else: a flat scan)
 MAX_CORNER_DEV_DEG = 40.0  # a corner angle further from 90° is not a sheet
 MIN_CONTRAST = 25      # grey levels between paper and background
+BORDER = 0.01          # a corner this close to the frame's edge is on it
+A4_RATIO = 2 ** -0.5   # short / long side of A4 (and nearly of US Letter)
+A4_SNAP = 0.12         # an estimated ratio this close to A4 is taken as A4
 
 Corners = tuple[tuple[float, float], ...]  # TL, TR, BR, BL as fractions of width/height
 
@@ -75,6 +84,46 @@ def _order(quad: np.ndarray) -> np.ndarray:
     ring = quad[np.argsort(angles)]  # clockwise on screen (y down), from the left
     start = int(np.argmin(ring.sum(axis=1)))  # top-left: smallest x + y
     return np.roll(ring, -start, axis=0)
+
+
+def _refine(quad: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Corners as intersections of lines fitted to the middle of each side.
+
+    The simplified hull's corners sit where the outline turned, and a corner
+    rounded by blur or shadow turns early; the sides themselves are straight
+    and long, so lines through their middle parts meet where the paper's
+    corner really is.
+    """
+    lines = []
+    for i in range(4):
+        a, b = quad[i], quad[(i + 1) % 4]
+        direction = b - a
+        length = float(np.linalg.norm(direction))
+        if length < 10:
+            return quad
+        unit = direction / length
+        rel = points - a
+        t = rel @ unit / length
+        dist = np.abs(rel @ np.array([-unit[1], unit[0]]))
+        side = points[(t > 0.15) & (t < 0.85) & (dist < max(3.0, 0.02 * length))]
+        if len(side) < 10:
+            return quad
+        centre = side.mean(axis=0)
+        _, _, vt = np.linalg.svd(side - centre)
+        lines.append((centre, vt[0]))
+    out = []
+    for i in range(4):
+        (p1, d1), (p2, d2) = lines[i - 1], lines[i]
+        matrix = np.column_stack([d1, -d2])
+        if abs(np.linalg.det(matrix)) < 1e-6:
+            return quad
+        s1, _ = np.linalg.solve(matrix, p2 - p1)
+        out.append(p1 + s1 * d1)
+    refined = np.array(out)
+    # A refinement that moves a corner far is a fit gone wrong: keep the hull's.
+    if np.max(np.linalg.norm(refined - quad, axis=1)) > 0.1 * max(np.ptp(quad, axis=0)):
+        return quad
+    return refined
 
 
 def _polygon_area(quad: np.ndarray) -> float:
@@ -122,13 +171,16 @@ def find_page(image: Image.Image) -> Corners | None:
         hull = ConvexHull(points)
     except QhullError:
         return None
-    quad = _order(_simplify(points[hull.vertices]))
+    quad = _refine(_order(_simplify(points[hull.vertices])), points)
     h, w = values.shape
     share = _polygon_area(quad) / (w * h)
     if not MIN_AREA <= share <= MAX_AREA:
         return None
     if any(abs(a - 90.0) > MAX_CORNER_DEV_DEG for a in _corner_angles(quad)):
         return None
+    on_edge = sum(1 for x, y in quad if min(x, y, w - 1 - x, h - 1 - y) <= BORDER * max(w, h))
+    if on_edge > 1:
+        return None  # a bright area running off the frame, not a sheet lying in it
     # Pixel centres: the hull runs through the outermost pixels' centres.
     return tuple((float((x + 0.5) / w), float((y + 0.5) / h)) for x, y in quad)
 
@@ -150,6 +202,10 @@ def output_size(image: Image.Image, corners: Corners) -> tuple[int, int]:
     pts = np.array([(x * image.width, y * image.height) for x, y in corners])
     width = max(np.linalg.norm(pts[1] - pts[0]), np.linalg.norm(pts[2] - pts[3]))
     height = max(np.linalg.norm(pts[3] - pts[0]), np.linalg.norm(pts[2] - pts[1]))
+    short, long = sorted((width, height))
+    if abs(short / long - A4_RATIO) <= A4_SNAP * A4_RATIO:
+        short = long * A4_RATIO  # foreshortening made it look squatter: it is A4
+        width, height = (short, long) if width <= height else (long, short)
     return max(1, round(width)), max(1, round(height))
 
 
