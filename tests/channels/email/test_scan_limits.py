@@ -24,7 +24,7 @@ from ingest import ack
 from ingest.app import Runtime
 from ingest.config import Settings, load_settings
 from ingest.errors import ConfigError, NeedsReview
-from ingest.model import Channel, ChannelMeta
+from ingest.model import Channel, ChannelMeta, NormalisedMessage, effective_meta
 from ingest.normalisers import normalise
 from ingest.reasons import ReasonCode
 
@@ -156,6 +156,11 @@ def test_gateway_rules_and_the_gateway_is_never_the_contact(settings) -> None:
     assert message.sender.email is None and message.sender.name == "Olle Ek"
     assert message.sender.postal_address == "Storgatan 1, 111 22 Stockholm"
     assert message.channel_detail["fax_gateway_from"] == "noreply@fax.stockholm.se"
+    assert NormalisedMessage.from_dict(message.to_dict()) == message  # as stored
+    seen = effective_meta(gw_meta, message.to_dict())
+    assert (seen.channel, seen.transport, seen.envelope_from) == (
+        Channel.FAX, "smtp", "noreply@fax.stockholm.se")
+    assert seen.detail["received_as"] == "email" and seen.detail["fax_gateway"] == "faxtjänsten"
     plan = ack.plan(message, gw_meta, settings.kcs.outbound, {})
     assert plan["planned"] is False and plan["to"] is None
 
