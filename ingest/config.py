@@ -32,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from channels.email.scanconfig import EmailScansConfig
 from ingest.crypto import ENV as KEYS_ENV
 from ingest.crypto import BlobKeyError, KeyRing
 from ingest.districts import Districts
@@ -252,6 +253,8 @@ class ScanConfig(_Strict):
     # Tesseract copes with small skew; rotating a noisy fax by 1° costs more than it gains.
     min_deskew_deg: float = Field(1.5, ge=0, le=45)
     min_ocr_dpi: int = Field(200, ge=100, le=600)
+    # Phone photos taken at an angle: find the sheet and warp it flat before OCR.
+    perspective_correction: bool = True
     # Quality gate: a page below either threshold sends the item to review.
     min_page_mean_conf: float = Field(70.0, ge=0, le=100)
     low_word_conf: float = Field(50.0, ge=0, le=100)
@@ -290,6 +293,7 @@ class KcsConfig(_Strict):
     scan: ScanConfig = ScanConfig()
     webapp: WebAppConfig = WebAppConfig()
     governance: GovernanceConfig = GovernanceConfig()
+    email_scans: EmailScansConfig = EmailScansConfig()
 
 
 FLAG_NAMES = ("sekretess", "akut", "myndighetsutovning", "tolk", "anonym")

@@ -11,7 +11,7 @@ be stored as JSON in the database and passed between processes by id.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -149,6 +149,10 @@ class NormalisedMessage:
     linker. ``headers`` holds only the headers later stages decide on
     (auto-reply and list markers, for loop prevention), lower-cased names.
     ``problems`` lists non-fatal reason codes met while normalising.
+    ``channel`` is set only when the normaliser learnt that the message came
+    on another channel than intake saw (a fax delivered by a fax-to-mail
+    gateway arrives as e-mail); ``channel_detail`` then says how
+    (``effective_meta``).
     """
 
     subject: str
@@ -162,10 +166,22 @@ class NormalisedMessage:
     attachments: tuple[Attachment, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
+    channel: Channel | None = None
+    channel_detail: dict[str, str] = field(default_factory=dict)
+
+    def analysis_text(self) -> str:
+        """What the classifier and linker read: the body, then each attachment's text
+        (read from a text layer, or by OCR) marked with the attachment's name."""
+        texts = [self.body] + [f"[Bilaga: {a.filename}]\n{a.text}"
+                               for a in self.attachments if a.text]
+        return "\n\n".join(texts)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, stored on the item row."""
-        return {
+        extra: dict[str, Any] = {}
+        if self.channel is not None:  # only when set: older stored results stay as they were
+            extra = {"channel": self.channel.value, "channel_detail": dict(self.channel_detail)}
+        return {**extra,
             "subject": self.subject,
             "body": self.body,
             "full_text": self.full_text,
@@ -194,4 +210,21 @@ class NormalisedMessage:
             attachments=tuple(Attachment.from_dict(a) for a in data.get("attachments", ())),
             headers=dict(data.get("headers", {})),
             problems=tuple(data.get("problems", ())),
+            channel=Channel(data["channel"]) if data.get("channel") else None,
+            channel_detail=dict(data.get("channel_detail") or {}),
         )
+
+
+def effective_meta(meta: ChannelMeta, normalised: dict[str, Any] | None) -> ChannelMeta:
+    """The channel a message really came on: what intake saw, unless normalisation learnt
+    better (``NormalisedMessage.channel``). Transport, envelope and the intake detail are
+    kept (the gateway's e-mail stays visible as transport detail), the normaliser's
+    detail is added."""
+    if not normalised or not normalised.get("channel"):
+        return meta
+    channel = Channel(normalised["channel"])
+    if channel is meta.channel:
+        return meta
+    detail = {**meta.detail, "received_as": meta.channel.value,
+              **{k: str(v) for k, v in (normalised.get("channel_detail") or {}).items()}}
+    return replace(meta, channel=channel, detail=detail)

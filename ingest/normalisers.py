@@ -7,6 +7,7 @@ channel registers the function that reads its own raw format.
 from __future__ import annotations
 
 from channels.email.normalise import EmailLimits, normalise_email
+from channels.email.scans import read_scans
 from channels.scan.attachment_text import read_attachment_text
 from channels.scan.normalise import normalise_scan
 from channels.sms.credentials import TwilioCredentials
@@ -20,7 +21,8 @@ def _email(raw: bytes, meta: ChannelMeta, settings: Settings
            ) -> tuple[NormalisedMessage, dict[str, bytes]]:
     limits = EmailLimits(**settings.kcs.email_limits.model_dump())
     parsed = normalise_email(raw, limits)
-    return parsed.message, parsed.blobs
+    # Photos, scans and gateway faxes go through the scan channel's OCR.
+    return read_scans(parsed.message, parsed.blobs, meta, settings)
 
 
 def _sms(raw: bytes, meta: ChannelMeta, settings: Settings

@@ -43,7 +43,14 @@ from ingest.db import Arende, Intake, Item, Outbox, Publication
 from ingest.errors import InputRejected, NeedsReview, StageError
 from ingest.governance import pii
 from ingest.logs import get_logger
-from ingest.model import Channel, ChannelMeta, NormalisedMessage, as_utc, utcnow
+from ingest.model import (
+    Channel,
+    ChannelMeta,
+    NormalisedMessage,
+    as_utc,
+    effective_meta,
+    utcnow,
+)
 from ingest.normalisers import normalise
 from ingest.relay import SentMarker, enqueue_row
 from ingest.routing import place, route
@@ -87,8 +94,9 @@ class View:
 
     @property
     def meta(self) -> ChannelMeta:
-        """Channel metadata recorded at intake."""
-        return ChannelMeta.from_dict(self.intake.meta)
+        """Channel metadata recorded at intake, with the channel normalisation found
+        (a fax that came through a fax-to-mail gateway is a fax)."""
+        return effective_meta(ChannelMeta.from_dict(self.intake.meta), self.item.normalised)
 
     @property
     def message(self) -> NormalisedMessage:
@@ -265,9 +273,7 @@ class Pipeline:
 
     def _classify(self, view: View) -> dict[str, Any]:
         message = view.message
-        texts = [message.body] + [f"[Bilaga: {a.filename}]\n{a.text}"
-                                  for a in message.attachments if a.text]
-        raw_result = self.classifier.classify(message.subject, "\n\n".join(texts),
+        raw_result = self.classifier.classify(message.subject, message.analysis_text(),
                                               view.meta.channel.value)
         result = dict(raw_result.to_dict() if hasattr(raw_result, "to_dict") else raw_result)
         staff = message.headers.get("x-kcs-staff-classification")
@@ -288,7 +294,8 @@ class Pipeline:
                                                    as_utc(view.intake.received_at))
             if sms_decision is not None:
                 return sms_decision.to_dict()
-        ids = linker.candidates_in(message.subject, message.body, message.in_reply_to,
+        text = message.analysis_text()  # an ärende number in an attached letter counts
+        ids = linker.candidates_in(message.subject, text, message.in_reply_to,
                                    message.references)
         known: dict[str, str | None] = {}
         if ids:
@@ -296,7 +303,7 @@ class Pipeline:
                 known = {a.id: a.sender_email for a in
                          (session.get(Arende, i) for i in ids) if a is not None}
         decision = linker.decide(
-            subject=message.subject, body=message.body, sender_email=message.sender.email,
+            subject=message.subject, body=text, sender_email=message.sender.email,
             in_reply_to=message.in_reply_to, references=message.references,
             our_domain=self.settings.kcs.outbound.message_id_domain, arende_sender=known)
         return decision.to_dict()

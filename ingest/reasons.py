@@ -70,3 +70,7 @@ class ReasonCode(StrEnum):
 
     # E-mail attachments (appended; non-fatal, the attachment is kept).
     PDF_TOO_COMPLEX = "pdf_too_complex"  # PDF text reading hit its time or memory limit
+
+    # E-mail attachments read by OCR (appended): the item is held for registratur review.
+    OCR_PAGE_LIMIT = "ocr_page_limit"  # more scanned pages than email_scans.max_pages
+    OCR_TIME_LIMIT = "ocr_time_limit"  # OCR of the message ran past email_scans.max_ocr_seconds

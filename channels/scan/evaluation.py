@@ -8,7 +8,8 @@ installation to check that Tesseract and its Swedish model read as expected.
 - ``render_letter``: a Swedish letter (å/ä/ö, names, addresses,
   personnummer, an ärende number) drawn at 300 dpi, with its exact text.
 - ``fax``, ``photo``: the same page degraded like a fax (200×100 or 200×200
-  dpi, skew, noise, 1-bit) or a phone photo (shadow, blur, JPEG).
+  dpi, skew, noise, 1-bit) or a phone photo (shadow, blur, JPEG);
+  ``phone_photo``: taken at an angle on a table (perspective, rotation, noise).
 - ``ocrmypdf_corpus``: the ocrmypdf source distribution's real scans,
   downloaded once with pip into a cache directory.
 """
@@ -243,6 +244,56 @@ def photo(image: Image.Image, *, skew_deg: float = -2.0, quality: int = 60) -> b
     buf = io.BytesIO()
     tilted.convert("RGB").save(buf, format="JPEG", quality=quality)
     return buf.getvalue()
+
+
+def phone_photo(image: Image.Image, *, seed: int = 1, tilt: float = 0.16,
+                rotate_deg: float = 3.0, noise_sigma: float = 7.0, quality: int = 82,
+                frame: tuple[int, int] = (2268, 3024)) -> tuple[bytes, tuple[tuple[float, float],
+                                                                                ...]]:
+    """Like a phone photo of the page lying on a table, taken at an angle.
+
+    The page becomes a quadrilateral (the far edge ``tilt`` narrower than the
+    near one, turned ``rotate_deg``) on a darker, unevenly lit background,
+    with sensor noise, a slight blur and JPEG compression. Returns the JPEG
+    and the page corners (TL, TR, BR, BL as fractions of the frame).
+    """
+    import math
+
+    import numpy as np
+
+    from channels.scan.perspective import _coefficients
+
+    rng = np.random.default_rng(seed)
+    fw, fh = frame
+    page_h = fh * 0.80
+    page_w = page_h * image.width / image.height
+    cx, cy = fw / 2, fh / 2 + fh * 0.01
+    top_half = page_w * (1 - tilt) / 2
+    bottom_half = page_w / 2
+    raw = [(-top_half, -page_h / 2 * (1 - tilt / 3)), (top_half, -page_h / 2 * (1 - tilt / 3)),
+           (bottom_half, page_h / 2), (-bottom_half, page_h / 2)]
+    angle = math.radians(rotate_deg)
+    corners = [(cx + x * math.cos(angle) - y * math.sin(angle),
+                cy + x * math.sin(angle) + y * math.cos(angle)) for x, y in raw]
+    source = [(0.0, 0.0), (float(image.width), 0.0), (float(image.width), float(image.height)),
+              (0.0, float(image.height))]
+    coeffs = _coefficients(corners, source)
+    grey = image if image.mode == "L" else image.convert("L")
+    sheet = grey.transform(frame, Image.Transform.PERSPECTIVE, coeffs,
+                           resample=Image.Resampling.BICUBIC, fillcolor=0)
+    mask = Image.new("L", grey.size, 255).transform(frame, Image.Transform.PERSPECTIVE, coeffs,
+                                                    resample=Image.Resampling.BILINEAR,
+                                                    fillcolor=0)
+    table = Image.linear_gradient("L").resize(frame).point(lambda v: 70 + v // 4)
+    shot = Image.composite(sheet, table, mask)
+    light = Image.radial_gradient("L").resize(frame).point(lambda v: 255 - v // 4)
+    shot = Image.composite(shot, Image.new("L", frame, 0), light)
+    pixels = np.asarray(shot.filter(ImageFilter.GaussianBlur(0.8)), dtype=np.float64)
+    pixels = np.clip(pixels + rng.normal(0, noise_sigma, pixels.shape), 0, 255)
+    buf = io.BytesIO()
+    Image.fromarray(pixels.astype(np.uint8), "L").convert("RGB").save(buf, format="JPEG",
+                                                                      quality=quality)
+    return buf.getvalue(), tuple((x / fw, y / fh) for x, y in corners)
 
 
 def tiff_pages(pages: list[tuple[Image.Image, tuple[int, int]]], *,

@@ -58,8 +58,21 @@ class ScanLimits:
         return cls(**{name: getattr(cfg, name) for name in cls.__dataclass_fields__})
 
 
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"}
+
+
+def heif_available() -> bool:
+    """Whether HEIC/HEIF photos (iPhone's default) can be decoded: pillow-heif installed."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return False
+    register_heif_opener()  # idempotent; Pillow then opens HEIC like any image
+    return True
+
+
 def sniff(data: bytes) -> str | None:
-    """``pdf``, ``tiff``, ``jpeg``, ``png`` from magic bytes, else None."""
+    """``pdf``, ``tiff``, ``jpeg``, ``png``, ``heic`` from magic bytes, else None."""
     head = data[:1024]
     if head.startswith(b"%PDF-") or b"%PDF-" in head:
         return "pdf"
@@ -69,11 +82,14 @@ def sniff(data: bytes) -> str | None:
         return "jpeg"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        return "heic"
     return None
 
 
 CONTENT_TYPES = {"pdf": "application/pdf", "tiff": "image/tiff", "jpeg": "image/jpeg",
-                 "png": "image/png"}
+                 "png": "image/png", "heic": "image/heic"}
+PHOTO_FORMATS = frozenset({"jpeg", "heic"})  # camera formats: lighting and perspective fixed
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +135,7 @@ def open_document(data: bytes, limits: ScanLimits) -> ScanDocument:
     kind = sniff(data)
     if kind == "pdf":
         return PdfScan(data, limits)
-    if kind in {"tiff", "jpeg", "png"}:
+    if kind in {"tiff", "jpeg", "png"} or (kind == "heic" and heif_available()):
         return RasterScan(data, kind, limits)
     what = "zip container (e.g. .docx)" if data.startswith(b"PK\x03\x04") else "unknown bytes"
     raise InputRejected(ReasonCode.SCAN_UNSUPPORTED_FORMAT, what)
@@ -409,7 +425,7 @@ def _fax_dpi(width: int, height: int) -> tuple[float, float]:
 
 
 class RasterScan:
-    """TIFF (every frame a page), JPEG and PNG (the first frame only)."""
+    """TIFF (every frame a page), JPEG, PNG and HEIC (the first frame only)."""
 
     def __init__(self, data: bytes, kind: str, limits: ScanLimits) -> None:
         self.data = data

@@ -32,7 +32,13 @@ from zoneinfo import ZoneInfo
 
 from channels.scan import fields as fieldlib
 from channels.scan import imaging
-from channels.scan.formats import CONTENT_TYPES, ScanDocument, ScanLimits, open_document
+from channels.scan.formats import (
+    CONTENT_TYPES,
+    PHOTO_FORMATS,
+    ScanDocument,
+    ScanLimits,
+    open_document,
+)
 from channels.scan.intake import parse_manifest
 from channels.scan.ocr import OcrEngine, OcrPage, OcrSettings
 from channels.scan.quality import GateSettings, PageQuality, assess_ocr_page, verdict
@@ -60,12 +66,15 @@ class PageResult:
     text: str = ""
     ocr: OcrPage | None = None
     quality: PageQuality | None = None
+    file_sha256: str | None = None  # the file the page is in, when not the batch (e-mail)
 
     def to_dict(self, number: int) -> dict[str, Any]:
         """The page's part of the scan record."""
         data: dict[str, Any] = {"number": number, "index": self.index, "sha256": self.sha256,
                                 "source": self.source, "text": self.text,
                                 "quality": self.quality.to_dict() if self.quality else None}
+        if self.file_sha256:
+            data["file_sha256"] = self.file_sha256
         if self.ocr is not None:
             data.update({"dpi": round(self.ocr.dpi, 1), "width": self.ocr.width,
                          "height": self.ocr.height, "rotation": self.ocr.rotation,
@@ -73,6 +82,8 @@ class PageResult:
                          "osd_confidence": self.ocr.osd_confidence,
                          "seconds": round(self.ocr.seconds, 2), "error": self.ocr.error,
                          "words": [w.to_list() for w in self.ocr.words]})
+            if self.ocr.perspective:
+                data["perspective"] = [list(c) for c in self.ocr.perspective]
         return data
 
 
@@ -125,7 +136,7 @@ def read_pages(document: ScanDocument, pages: list[int], kinds: dict[int, str],
         result = PageResult(index, sha, "ocr")
         results.append(result)
         to_read.append(result)
-    photo = document.format == "jpeg"
+    photo = document.format in PHOTO_FORMATS
 
     def job(index: int) -> Any:
         def load() -> tuple[Any, float, bool]:
@@ -175,18 +186,21 @@ def normalise_scan(raw: bytes, meta: ChannelMeta, settings: Any, *, blobs: Any =
         letter_bytes = data if all_pages else document.subset(pages)
     finally:
         document.close()
-    message, _record, blobs_out, hold = _assemble(manifest, results, letter_bytes,
+    message, _record, blobs_out, hold = assemble(manifest, results, letter_bytes,
                                                  document.format, meta, letterhead, gate)
     if hold is not None:
         raise NeedsReview(hold[0], message, blobs_out, hold[1])
     return message, blobs_out
 
 
-def _assemble(manifest: dict[str, Any], results: list[PageResult], letter_bytes: bytes,
-              fmt: str, meta: ChannelMeta, letterhead: fieldlib.Letterhead,
-              gate: GateSettings
-              ) -> tuple[NormalisedMessage, dict[str, Any], dict[str, bytes],
-                         tuple[ReasonCode, str] | None]:
+def assemble(manifest: dict[str, Any], results: list[PageResult], letter_bytes: bytes,
+             fmt: str, meta: ChannelMeta, letterhead: fieldlib.Letterhead,
+             gate: GateSettings
+             ) -> tuple[NormalisedMessage, dict[str, Any], dict[str, bytes],
+                        tuple[ReasonCode, str] | None]:
+    """Furniture, fields, the gate's verdict and the scan record of read pages: (message,
+    record, blobs to store, hold reason or None). Also used for scans that arrive as
+    e-mail attachments (``channels.scan.attachment_text``)."""
     cleaned, removed, fax_headers = fieldlib.strip_furniture([r.text for r in results],
                                                              letterhead)
     body = "\n\n".join(t for t in cleaned if t.strip())

@@ -2,6 +2,7 @@
 
 One page goes through ``OcrEngine.read_page``:
 
+0. A phone photo taken at an angle is warped flat first (``perspective``).
 1. OSD (``image_to_osd``) on a copy at ``osd_dpi`` finds a page fed upside
    down or sideways; text-poor pages make Tesseract refuse ("too few
    characters"), which means "leave it as it is", never a failure.
@@ -16,6 +17,11 @@ Tesseract runs one process per page with ``OMP_THREAD_LIMIT=1`` (its own
 threading is slower on a busy machine than one process per core); pages of
 a document run in parallel on a thread pool (the threads only wait for the
 subprocesses).
+
+An engine may carry a ``deadline`` (``time.monotonic()`` value) shared by
+all its pages: every Tesseract call is given at most the time left, and a
+page that would start after it is not read (``OcrPage.error`` is
+``"deadline"``). So a message's total OCR time is bounded, not only each page's.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Any
 from PIL import Image
 
 from channels.scan import imaging
+from channels.scan import perspective as sheet
 
 # Tesseract's OpenMP threads fight each other when pages run in parallel.
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
@@ -51,6 +58,7 @@ class OcrSettings:
     min_deskew_deg: float = 1.5
     min_dpi: int = 200
     workers: int = 0
+    perspective: bool = True
 
     @classmethod
     def from_config(cls, cfg: Any) -> OcrSettings:
@@ -59,7 +67,8 @@ class OcrSettings:
                    timeout_s=cfg.ocr_timeout_s, osd=cfg.osd,
                    osd_min_confidence=cfg.osd_min_confidence, deskew=cfg.deskew,
                    max_deskew_deg=cfg.max_deskew_deg, min_deskew_deg=cfg.min_deskew_deg,
-                   min_dpi=cfg.min_ocr_dpi, workers=cfg.ocr_workers)
+                   min_dpi=cfg.min_ocr_dpi, workers=cfg.ocr_workers,
+                   perspective=cfg.perspective_correction)
 
     @property
     def lang(self) -> str:
@@ -109,6 +118,9 @@ class OcrPage:
     osd_confidence: float | None = None
     seconds: float = 0.0
     error: str | None = None
+    # A photo's sheet corners (TL, TR, BR, BL as fractions of the image) if it was
+    # warped flat before turning and straightening.
+    perspective: sheet.Corners | None = None
 
     def lines(self) -> list[list[Word]]:
         """Words grouped into lines, in Tesseract's reading order."""
@@ -161,11 +173,32 @@ def parse_data(data: dict[str, list[Any]]) -> list[Word]:
     return words
 
 
-class OcrEngine:
-    """Reads prepared pages with Tesseract; stateless apart from its settings."""
+DEADLINE = "deadline"
 
-    def __init__(self, settings: OcrSettings | None = None) -> None:
+
+class OcrDeadline(RuntimeError):
+    """The engine's shared deadline passed before this call could start."""
+
+
+class OcrEngine:
+    """Reads prepared pages with Tesseract; stateless apart from its settings and deadline."""
+
+    def __init__(self, settings: OcrSettings | None = None, *,
+                 deadline: float | None = None) -> None:
         self.settings = settings or OcrSettings()
+        self.deadline = deadline
+
+    def _timeout(self, cap: float) -> float:
+        """Seconds a Tesseract call may take: ``cap``, but never past the deadline."""
+        if self.deadline is None:
+            return cap
+        left = self.deadline - time.monotonic()
+        if left <= 0.05:
+            raise OcrDeadline(DEADLINE)
+        return min(cap, left)
+
+    def _past_deadline(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline - 0.1
 
     def orientation(self, image: Image.Image, dpi: float) -> tuple[int, float | None]:
         """(clockwise degrees to turn the page upright, OSD confidence); (0, None) if unsure."""
@@ -179,7 +212,10 @@ class OcrEngine:
             with _pgm(small) as path:
                 osd = pytesseract.image_to_osd(
                     path, config=f"--psm 0 --dpi {round(dpi * scale)}",
-                    output_type=pytesseract.Output.DICT, timeout=min(30.0, s.timeout_s))
+                    output_type=pytesseract.Output.DICT,
+                    timeout=self._timeout(min(30.0, s.timeout_s)))
+        except OcrDeadline:
+            raise
         except (pytesseract.TesseractError, RuntimeError):
             return 0, None  # too few characters, or a picture: leave the page as it is
         confidence = float(osd.get("orientation_conf", 0.0))
@@ -188,12 +224,31 @@ class OcrEngine:
             return 0, confidence
         return rotate, confidence
 
+    def flatten_photo(self, grey: Image.Image, dpi: float
+                      ) -> tuple[Image.Image, sheet.Corners | None]:
+        """A photo's sheet warped flat and scaled to A4 at ``dpi`` (as the photo's dpi
+        estimate assumed), or the photo unchanged when no sheet is found."""
+        if not self.settings.perspective:
+            return grey, None
+        corners = sheet.find_page(grey)
+        if corners is None:
+            return grey, None
+        return sheet.flatten(grey, corners), corners
+
     def prepare(self, image: Image.Image, dpi: float, *, photo: bool = False
                 ) -> tuple[Image.Image, int, float, float | None]:
         """Upright, straight, grey page: (image, rotation, skew, osd confidence)."""
+        return self.prepare_page(image, dpi, photo=photo)[:4]
+
+    def prepare_page(self, image: Image.Image, dpi: float, *, photo: bool = False
+                     ) -> tuple[Image.Image, int, float, float | None,
+                                sheet.Corners | None]:
+        """``prepare`` plus the sheet corners a photo was warped from (None: not warped)."""
         s = self.settings
         grey = image if image.mode == "L" else image.convert("L")
+        corners = None
         if photo:
+            grey, corners = self.flatten_photo(grey, dpi)
             grey = imaging.flatten_illumination(grey)
         rotation, confidence = self.orientation(grey, dpi) if s.osd else (0, None)
         if rotation:
@@ -203,7 +258,7 @@ class OcrEngine:
             grey = imaging.rotate(grey, skew)
         else:
             skew = 0.0  # Tesseract reads small skew better than our rotated copy
-        return grey, rotation, skew, confidence
+        return grey, rotation, skew, confidence, corners
 
     def recognise(self, image: Image.Image, dpi: float) -> list[Word]:
         """``image_to_data`` on an already prepared page."""
@@ -212,7 +267,8 @@ class OcrEngine:
         with _pgm(image) as path:
             data = pytesseract.image_to_data(
                 path, lang=self.settings.lang, config=f"--psm 3 --dpi {round(dpi)}",
-                output_type=pytesseract.Output.DICT, timeout=self.settings.timeout_s)
+                output_type=pytesseract.Output.DICT,
+                timeout=self._timeout(self.settings.timeout_s))
         return parse_data(data)
 
     def dpi_for(self, native_dpi: float | None) -> float:
@@ -230,12 +286,15 @@ class OcrEngine:
         started = time.perf_counter()
         page = OcrPage(dpi=dpi)
         try:
-            prepared, page.rotation, page.skew_deg, page.osd_confidence = self.prepare(
-                image, dpi, photo=photo)
+            self._timeout(self.settings.timeout_s)  # past the deadline: do not start
+            (prepared, page.rotation, page.skew_deg, page.osd_confidence,
+             page.perspective) = self.prepare_page(image, dpi, photo=photo)
             page.width, page.height = prepared.size
             page.words = self.recognise(prepared, dpi)
+        except OcrDeadline:
+            page.error = DEADLINE
         except RuntimeError as exc:  # pytesseract's timeout
-            page.error = f"timeout: {exc}"[:200]
+            page.error = DEADLINE if self._past_deadline() else f"timeout: {exc}"[:200]
         except (pytesseract.TesseractError, OSError) as exc:
             page.error = f"{type(exc).__name__}: {exc}"[:200]
         page.seconds = time.perf_counter() - started
@@ -246,6 +305,8 @@ class OcrEngine:
         """Read pages in parallel; each job loads its own page (bounded memory)."""
 
         def run(job: Callable[[], tuple[Image.Image, float, bool]]) -> OcrPage:
+            if self._past_deadline():  # do not even render the page
+                return OcrPage(error=DEADLINE)
             image, dpi, photo = job()
             return self.read_page(image, dpi, photo=photo)
 

@@ -142,12 +142,17 @@ def page_png(runtime: Any, intake_id: str, number: int, dpi: int = 150) -> bytes
         raise KeyError(f"{intake_id} has no page {number}")
     page = pages[number - 1]
     dpi = max(50, min(MAX_PAGE_DPI, dpi))
-    data = runtime.blobs.get(held.record["custody"]["batch_sha256"])
+    # Pages of scans attached to an e-mail name their own file.
+    data = runtime.blobs.get(page.get("file_sha256") or held.record["custody"]["batch_sha256"])
     document = open_document(data, ScanLimits.from_config(runtime.settings.kcs.scan))
     try:
         image = document.render(page["index"], dpi).image
     finally:
         document.close()
+    if page.get("perspective"):  # a photo taken at an angle was warped flat first
+        from channels.scan.perspective import flatten
+
+        image = flatten(image, tuple((float(x), float(y)) for x, y in page["perspective"]))
     if page.get("rotation"):
         image = imaging.rotate(image, -int(page["rotation"]))
     if page.get("skew_deg"):

@@ -7,8 +7,6 @@ who wrote, what they wrote, what was attached, and what went wrong.
 from __future__ import annotations
 
 import random
-import statistics
-import time
 from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage
 from pathlib import Path
@@ -358,19 +356,6 @@ def test_result_round_trips_through_the_model_dict(sample) -> None:
 
 
 # --------------------------------------------------------------------------- speed
-
-
-def test_typical_10kb_mail_normalises_well_under_10ms(sample) -> None:
-    raw = sample("outlook_sv_reply.eml")
-    raw = raw.replace(b"Tallv=C3=A4gen 12", b"Tallv=C3=A4gen 12\n" + b"Mer text h=C3=A4r. " * 200)
-    assert 9_000 < len(raw) < 14_000
-    normalise_email(raw)  # warm-up: imports and regex compilation
-    timings = []
-    for _ in range(30):
-        start = time.perf_counter()
-        normalise_email(raw)
-        timings.append(time.perf_counter() - start)
-    assert statistics.median(timings) < 0.010
 
 
 # --------------------------------------------------------------------------- fuzzing
