@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ingest.ack.config import AckConfig
 from ingest.errors import ConfigError
 from ingest.yamlfile import load_yaml
 
@@ -274,6 +275,7 @@ class KcsConfig(_Strict):
     email_limits: EmailLimitsConfig = EmailLimitsConfig()
     sms: SmsConfig = SmsConfig()
     scan: ScanConfig = ScanConfig()
+    ack: AckConfig = AckConfig()
 
 
 class RouteMatch(_Strict):
