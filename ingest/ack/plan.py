@@ -4,8 +4,8 @@ Made once when the item is published and stored with it, so the acknowledge
 stage (and staff) see exactly what was decided and why. The order of the
 decisions matters:
 
-1. anonymous senders get nothing (there is no one to answer);
-2. robots get nothing (``loopguard``);
+1. robots get nothing (``loopguard``), checked first so that the item says so;
+2. anonymous senders get nothing (there is no one to answer);
 3. the channel: the sender's stated wish ("svara gärna på sms" plus a mobile
    number), else the channel the message came on; a scanned letter or fax is
    answered by e-mail or SMS when it gives one, else by a printable letter to
@@ -79,8 +79,6 @@ def plan(message: NormalisedMessage, meta: ChannelMeta, cfg: KcsConfig, *,
     """Decide whether, where and how to acknowledge; the result is JSON for the item."""
     if not cfg.ack.enabled:
         return _none("disabled")
-    if flags.get("anonym") or message.sender.anonymous:
-        return _none("anonymous")
     own_numbers = tuple(n for n in (cfg.sms.from_number,) if n)
     own_addresses = (cfg.outbound.from_address, *cfg.smtp.accept_addresses,
                      *cfg.scan.city_letterhead.emails)
@@ -96,6 +94,8 @@ def plan(message: NormalisedMessage, meta: ChannelMeta, cfg: KcsConfig, *,
                                            own_numbers=own_numbers)
         if robot:
             return _none(robot.value)
+    if flags.get("anonym") or message.sender.anonymous:
+        return _none("anonymous")
     channel, to, preferred = _channel(message, meta, cfg, is_opted_out, own_numbers,
                                       own_addresses)
     if channel is None:

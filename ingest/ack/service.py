@@ -100,13 +100,7 @@ def acknowledge(settings: Settings, store: Store, *, intake_id: str, arende_id: 
                                           text=rendered.text)
         return {**result, **common}
     if channel == "letter":
-        cfg = settings.kcs
-        sender_block = "\n".join([cfg.outbound.from_name,
-                                  *cfg.scan.city_letterhead.addresses[:1],
-                                  f"{cfg.ack.contact_phone}  {cfg.ack.contact_web}"])
-        pdf = letters.render_letter(text=rendered.text, recipient=plan["to"],
-                                    language=rendered.language, sender_block=sender_block,
-                                    today=utcnow().date(), arende=arende_id)
+        pdf = letter_pdf(settings, plan, rendered, arende_id)
         return {**common, **delivery.queue_letter(pdf, settings, arende_id=arende_id,
                                                   intake_id=intake_id),
                 "at": utcnow().isoformat()}
@@ -119,3 +113,14 @@ def acknowledge(settings: Settings, store: Store, *, intake_id: str, arende_id: 
     sent = delivery.deliver_email(msg, settings)
     return {**common, "to_domain": plan["to"].rsplit("@", 1)[-1],
             "message_id": msg["Message-ID"], "at": utcnow().isoformat(), **sent}
+
+
+def letter_pdf(settings: Settings, plan: dict[str, Any], rendered: templates.Rendered,
+               arende_id: str) -> bytes:
+    """The printable letter for a rendered plan, with our return address."""
+    cfg = settings.kcs
+    sender_block = "\n".join([cfg.outbound.from_name, *cfg.scan.city_letterhead.addresses[:1],
+                              f"{cfg.ack.contact_phone}  {cfg.ack.contact_web}"])
+    return letters.render_letter(text=rendered.text, recipient=plan["to"],
+                                 language=rendered.language, sender_block=sender_block,
+                                 today=utcnow().date(), arende=arende_id)
