@@ -23,8 +23,8 @@ class _Strict(BaseModel):
 class RateLimitConfig(_Strict):
     """At most ``max_per_window`` acknowledgements to one recipient (e-mail address or
     phone number, whatever the channel) per ``window_s``, and one per ärende per
-    ``per_arende_window_s``: a follow-up or an autoresponder's reply to our own
-    acknowledgement in the same ärende gets no second one."""
+    ``per_arende_window_s`` (0: off): a follow-up or an autoresponder's reply to our
+    own acknowledgement joins the same ärende and gets no second one."""
 
     max_per_window: int = Field(3, ge=1, le=1000)
     window_s: int = Field(3600, ge=1)

@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Any
@@ -95,13 +96,14 @@ def deliver_email(msg: EmailMessage, settings: Settings, *,
     """Write, queue and send ``msg`` as the module docstring says; returns the state."""
     outbound = settings.kcs.outbound
     name = _file_name(msg["Message-ID"])
+    data = msg.as_bytes(policy=SMTP_POLICY)  # CRLF: the bytes go to the relay as they are
     if outbound.relay is None:
         # Named by Message-ID: delivering the same acknowledgement again overwrites it.
-        path = _write_atomic(settings.outbox_dir, name, msg.as_bytes())
+        path = _write_atomic(settings.outbox_dir, name, data)
         return {"state": "written", "path": str(path)}
     queued = settings.outbox_dir / "queue" / name
     if not queued.exists():
-        _write_atomic(queued.parent, name, msg.as_bytes())
+        _write_atomic(queued.parent, name, data)
     return send_queued(queued, settings, sleep=sleep)
 
 

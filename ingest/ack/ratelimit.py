@@ -5,9 +5,10 @@ Two rules, checked and recorded in one Lua script so concurrent workers agree:
 - at most ``max_per_window`` acknowledgements to one recipient (an e-mail
   address or a phone number, whichever channel it is reached on) within
   ``window_s``;
-- at most one per (recipient, ärende) within ``per_arende_window_s``: a reply
-  to our acknowledgement — a person adding information, or an autoresponder
-  that ignored our ``Auto-Submitted`` — joins the ärende and is not answered
+- at most one per ärende within ``per_arende_window_s``, whoever writes: a
+  reply to our acknowledgement — a person adding information, or an
+  autoresponder that ignored our ``Auto-Submitted``, from whatever address —
+  joins the ärende (the linker reads our Message-ID) and is not answered
   again. This is what stops a ping-pong with a naive autoresponder at zero
   extra messages.
 
@@ -44,11 +45,9 @@ for i = 1, n do
   end
 end
 if per_arende > 0 then
-  for i = 1, n do
-    local holder = redis.call('GET', KEYS[n + i])
-    if holder and holder ~= member then
-      return {0, 'already_acknowledged'}
-    end
+  local holder = redis.call('GET', KEYS[n + 1])
+  if holder and holder ~= member then
+    return {0, 'already_acknowledged'}
   end
 end
 for i = 1, n do
@@ -59,9 +58,9 @@ end
 for i = 1, n do
   redis.call('ZADD', KEYS[i], now, member)
   redis.call('PEXPIRE', KEYS[i], window)
-  if per_arende > 0 then
-    redis.call('SET', KEYS[n + i], member, 'PX', per_arende)
-  end
+end
+if per_arende > 0 then
+  redis.call('SET', KEYS[n + 1], member, 'PX', per_arende)
 end
 return {1, 'ok'}
 """
@@ -111,7 +110,7 @@ def admit(settings: Settings, cfg: RateLimitConfig, *, recipients: list[str], ar
     if not people:
         return Admission(True, "ok")
     keys = [_key(cfg.key_prefix, "r", p) for p in people]
-    keys += [_key(cfg.key_prefix, "a", p, arende_id) for p in people]
+    keys.append(_key(cfg.key_prefix, "a", arende_id))
     now_ms = int((time.time() if now is None else now) * 1000)
     try:
         allowed, reason = _client(settings).eval(
