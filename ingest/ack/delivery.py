@@ -68,11 +68,12 @@ def compose_email(*, to: str, rendered: Rendered, arende_id: str, in_reply_to: s
     msg["Auto-Submitted"] = "auto-replied"
     msg["X-Auto-Response-Suppress"] = "All"
     msg["Precedence"] = "auto_reply"
-    msg["Content-Language"] = rendered.language.replace("sv-lattlast", "sv")
     msg["X-KCS-Arende"] = arende_id
     msg.set_content(rendered.text)
     if rendered.html:
         msg.add_alternative(rendered.html, subtype="html")
+    # After set_content, which clears every Content-* header.
+    msg["Content-Language"] = rendered.language.replace("sv-lattlast", "sv")
     return msg
 
 
