@@ -15,12 +15,12 @@ from email.message import EmailMessage
 
 from ack_smtp import RecordingHandler, naive_autoresponder, start_server
 from pipeline_support import running_pipeline, wait_for_state
+from tests_support import free_port, wait_until
 
 from channels.email.smtp import IntakeHandler, make_controller
 from ingest.app import Runtime
 from ingest.config import RelayConfig
 from ingest.db import Intake
-from tests_support import free_port, wait_until
 
 
 def test_ping_pong_with_a_naive_autoresponder_stops_at_zero_extra_messages(settings) -> None:
