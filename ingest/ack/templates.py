@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_skeleton
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from ingest.ack import texts as text_files
 from ingest.ack.config import RTL_LANGUAGES, AckConfig
@@ -56,6 +56,12 @@ def _text_environment() -> Environment:
     return Environment(undefined=StrictUndefined, autoescape=False)
 
 
+@lru_cache(maxsize=8192)
+def _sentence(text: str) -> Template:
+    """A sentence compiled once (compiling costs far more than rendering)."""
+    return _text_environment().from_string(text)
+
+
 def direction(language: str) -> str:
     """``rtl`` for Arabic and Persian, else ``ltr``."""
     return "rtl" if language in RTL_LANGUAGES else "ltr"
@@ -63,7 +69,6 @@ def direction(language: str) -> str:
 
 def _block(language: str, directory: str, values: Mapping[str, Any],
            case_key: str | None) -> dict[str, Any]:
-    env = _text_environment()
     raw = text_files.load_texts(directory, language)
     deadline_day: date = values["deadline_date"]
     local = {**values, "deadline": format_deadline(deadline_day, language),
@@ -72,7 +77,7 @@ def _block(language: str, directory: str, values: Mapping[str, Any],
     local.pop("deadline_date")
 
     def render(text: str) -> str:
-        return env.from_string(text).render(**local).strip()
+        return _sentence(text).render(**local).strip()
 
     t = {k: render(str(v)) for k, v in raw.items() if k not in text_files.BY_CASE_KEYS}
     return {"lang": language, "dir": direction(language), "t": t,
