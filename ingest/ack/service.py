@@ -16,7 +16,7 @@ from channels.sms import outbound as sms_outbound
 from channels.sms import segments
 from classifier.taxonomy import Taxonomy, load_taxonomy
 from dedupe import linker
-from ingest.ack import crisis, delivery, letters, ratelimit, templates
+from ingest.ack import crisis, deadlines, delivery, letters, ratelimit, templates
 from ingest.ack import plan as planning
 from ingest.config import Settings
 from ingest.logs import get_logger
@@ -51,12 +51,17 @@ def render_for(settings: Settings, plan: dict[str, Any], *, arende_id: str, chan
     """Render the acknowledgement the plan describes for ``channel`` (email, sms, letter)."""
     cfg = settings.kcs.ack
     directory = str(templates.templates_dir(settings.config_dir, cfg))
+    # Plans stored before templates existed (replayed items) lack these: Swedish and
+    # English, and the default deadline counted from today.
     languages = list(plan.get("languages") or ["sv", "en"])
+    deadline = (date.fromisoformat(plan["deadline"]) if plan.get("deadline") else
+                deadlines.deadline_for(utcnow(), cfg.default_deadline_working_days,
+                                       cfg.timezone))
     banner = crisis.for_languages(crisis.current(settings.var_dir, cfg.crisis), languages)
     show_deadline = plan.get("case_key") not in cfg.referral_types
     ctx = templates.context(
         directory, languages=languages, arende=arende_id,
-        deadline_day=date.fromisoformat(plan["deadline"]), kind=plan.get("kind", "standard"),
+        deadline_day=deadline, kind=plan.get("kind", "standard"),
         case_key=plan.get("case_key"), cfg=cfg, from_name=settings.kcs.outbound.from_name,
         crisis=banner, show_deadline=show_deadline)
     language = languages[0]

@@ -198,3 +198,10 @@ def test_a_missing_text_key_is_an_error_not_a_blank(make_settings, tmp_path: Pat
     with pytest.raises(UndefinedError):
         service.render_for(broken, _plan("sv", "standard", None), arende_id=ARENDE,
                            channel="sms")
+
+
+def test_a_plan_stored_before_templates_still_renders(make_settings) -> None:
+    old_plan = {"planned": True, "channel": "email", "to": "anna@example.se", "reason": None}
+    rendered, _ = service.render_for(make_settings(), old_plan, arende_id=ARENDE,
+                                     channel="email")
+    assert ARENDE in rendered.text and "Your case number is" in rendered.text
