@@ -387,6 +387,11 @@ def dead_letters_replay(ids: tuple[str, ...]) -> None:
         click.echo(f"{intake_id}\treplaying from {stage}")
 
 
+from ingest.ack.cli import ack_group  # noqa: E402
+
+main.add_command(ack_group)
+
+
 @main.command("check-config")
 def check_config() -> None:
     """Validate config/*.yaml and print where each setting comes from."""

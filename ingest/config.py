@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from channels.email.scanconfig import EmailScansConfig
+from ingest.ack.config import AckConfig
 from ingest.crypto import ENV as KEYS_ENV
 from ingest.crypto import BlobKeyError, KeyRing
 from ingest.districts import Districts
@@ -294,6 +295,7 @@ class KcsConfig(_Strict):
     webapp: WebAppConfig = WebAppConfig()
     governance: GovernanceConfig = GovernanceConfig()
     email_scans: EmailScansConfig = EmailScansConfig()
+    ack: AckConfig = AckConfig()
 
 
 FLAG_NAMES = ("sekretess", "akut", "myndighetsutovning", "tolk", "anonym")

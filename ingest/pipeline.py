@@ -33,10 +33,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from channels.sms import continuity as sms_continuity
-from channels.sms import outbound as sms_outbound
 from channels.sms import state as sms_state
 from dedupe import linker
-from ingest import ack, audit, contract, decisions, metrics
+from ingest import audit, contract, decisions, metrics
+from ingest.ack import service as ack_service
 from ingest.blobs import BlobStore
 from ingest.config import Settings
 from ingest.db import Arende, Intake, Item, Outbox, Publication
@@ -350,11 +350,12 @@ class Pipeline:
             flags.setdefault(key, False)
         language = classification.pop("language", "und") or "und"
         classification.setdefault("model_version", "unknown")
-        sms_opted_out = (view.meta.channel is Channel.SMS
-                         and sms_state.is_opted_out(self.store, message.sender.phone))
-        plan = ack.plan(message, view.meta, self.settings.kcs.outbound, flags,
-                        sms_opted_out=sms_opted_out,
-                        sms_own_number=self.settings.kcs.sms.from_number)
+        plan = ack_service.plan_for(
+            self.settings, message, view.meta, flags=flags,
+            classification={**classification, "language": language},
+            received_at=as_utc(view.intake.received_at),
+            is_opted_out=lambda phone: sms_state.is_opted_out(self.store, phone),
+            routing=view.item.routing or {})
         routing = view.item.routing or {}
         item = contract.build_item(
             intake_id=view.intake.id, received_at=as_utc(view.intake.received_at).isoformat(),
@@ -385,24 +386,9 @@ class Pipeline:
 
     def _acknowledge(self, view: View) -> dict[str, Any]:
         plan = (view.item.published or {}).get("acknowledgement_plan") or {}
-        if not plan.get("planned"):
-            return {"state": "skipped", "reason": plan.get("reason")}
-        message = view.message
-        arende_id = view.item.arende_id or ""
-        if plan.get("channel") == "sms":
-            return sms_outbound.acknowledge(self.settings, self.store, to=plan["to"],
-                                            arende_id=arende_id, intake_id=view.intake.id,
-                                            message=message)
-        outbound = self.settings.kcs.outbound
-        msg = ack.compose_email(
-            to=plan["to"], arende_id=arende_id, subject=message.subject,
-            in_reply_to=message.message_id, references=message.references,
-            message_id=linker.our_message_id(arende_id, view.intake.id,
-                                             outbound.message_id_domain),
-            outbound=outbound)
-        delivery = ack.deliver_email(msg, outbound, self.settings.outbox_dir)
-        return {"channel": "email", "to_domain": plan["to"].rsplit("@", 1)[-1],
-                "message_id": msg["Message-ID"], "at": utcnow().isoformat(), **delivery}
+        return ack_service.acknowledge(self.settings, self.store, intake_id=view.intake.id,
+                                       arende_id=view.item.arende_id or "",
+                                       message=view.message, plan=plan)
 
 
 def _scrubbed(stage: str, exc: Exception) -> StageError:

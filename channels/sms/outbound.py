@@ -171,10 +171,13 @@ class SmsSender:
 
 def acknowledge(settings: Settings, store: Store, *, to: str, arende_id: str, intake_id: str,
                 message: NormalisedMessage,
-                credentials: TwilioCredentials | None = None) -> dict[str, Any]:
+                credentials: TwilioCredentials | None = None,
+                text: str | None = None) -> dict[str, Any]:
     """The acknowledge stage's work for an SMS plan; the result is stored on the item.
 
     A help keyword gets the configured help text instead of an acknowledgement.
+    ``text``: the acknowledgement rendered from the templates (``ingest.ack``);
+    without it, the short built-in text.
     """
     cfg = settings.kcs.sms
     sender = SmsSender(cfg, store, settings.outbox_dir,
@@ -182,7 +185,7 @@ def acknowledge(settings: Settings, store: Store, *, to: str, arende_id: str, in
     if message.headers.get("sms-keyword") == "help":
         text, purpose, keep = segments.plain(cfg.help_text), "help", ""
     else:
-        text, purpose, keep = acknowledgement_text(arende_id), "ack", arende_id
+        text, purpose, keep = text or acknowledgement_text(arende_id), "ack", arende_id
     delivery = sender.send(to=to, text=text, purpose=purpose, intake_id=intake_id, keep=keep)
     result: dict[str, Any] = {"channel": "sms", "to_masked": masked(to), "purpose": purpose,
                               "at": utcnow().isoformat(), **delivery.to_dict()}

@@ -70,6 +70,10 @@ def test_tensta_socialtjanst_akut_fast_path_audit_and_clean_logs(
     assert item["routing"]["out_of_scope"] is True
     assert item["routing"]["referral"] == "socialtjanst"
     assert item["routing"]["owner"] == "stadsdelsnamnd_spanga_tensta"
+    # ... and the sender is told the message was passed on (a referral text).
+    assert item["acknowledgement"]["kind"] == "referral"
+    sent = rt.store.get_item(social_id).acknowledgement
+    assert sent is not None and sent["state"] in ("written", "sent")
 
     # Akut: one item on the fast path and one on the owner's queue, each published once.
     akut_routing = rt.store.get_item(akut_id).routing
