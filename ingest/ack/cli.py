@@ -7,7 +7,6 @@ files (crisis, preview, print-queue) never connect to the database or Redis.
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -144,15 +143,12 @@ def print_queue(done: bool) -> None:
     """List the letters waiting to be printed and posted."""
     from ingest.ack import delivery
 
-    queue = delivery.print_queue_dir(_settings())
-    letters = sorted(queue.glob("*.pdf"))
+    settings = _settings()
+    letters = delivery.waiting_letters(settings)
     for path in letters:
         click.echo(str(path))
     if done and letters:
-        printed = queue.parent / "printed" / date.today().isoformat()
-        printed.mkdir(parents=True, exist_ok=True)
-        for path in letters:
-            shutil.move(str(path), printed / path.name)
+        printed = delivery.mark_printed(settings, letters)
         click.echo(f"moved {len(letters)} letter(s) to {printed}")
     elif not letters:
         click.echo("print queue is empty")

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import smtplib
 import ssl
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import date
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, formataddr
@@ -196,3 +198,33 @@ def queue_letter(pdf: bytes, settings: Settings, *, arende_id: str, intake_id: s
     name = f"{arende_id}_{intake_id.lower()}.pdf"
     path = _write_atomic(print_queue_dir(settings), name, pdf)
     return {"state": "queued_for_print", "path": str(path), "pages_bytes": len(pdf)}
+
+
+LETTER_NAME = re.compile(r"^(?P<arende>[A-Za-z0-9-]+)_(?P<intake>[0-9a-z]{26})\.pdf$")
+
+
+def waiting_letters(settings: Settings) -> list[Path]:
+    """The letters in the print queue, oldest first (``kcs ack print-queue``, the web app)."""
+    queue = print_queue_dir(settings)
+    letters = [p for p in queue.glob("*.pdf") if LETTER_NAME.match(p.name)]
+    return sorted(letters, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def letter_ids(path: Path) -> tuple[str, str] | None:
+    """(ärende number, intake id in upper case) from a queued letter's file name."""
+    m = LETTER_NAME.match(path.name)
+    return (m["arende"], m["intake"].upper()) if m else None
+
+
+def mark_printed(settings: Settings, letters: list[Path], *, today: date | None = None
+                 ) -> Path:
+    """Move printed letters to ``printed/<date>/`` beside the queue; the folder they went to.
+    A letter no longer in the queue (printed by someone else meanwhile) is skipped."""
+    queue = print_queue_dir(settings)
+    printed = queue.parent / "printed" / (today or date.today()).isoformat()
+    printed.mkdir(parents=True, exist_ok=True)
+    for path in letters:
+        source = queue / path.name
+        if source.exists():
+            shutil.move(str(source), printed / path.name)
+    return printed

@@ -44,7 +44,7 @@ NAV: list[Screen] = [
     # Slots for screens that come with other work: link review and the print queue.
     # Screen("kopplingar", "Kopplingar", f"{PREFIX}/kopplingar", ("registratur", "admin"), "3"),
     Screen("dodsbrev", "Ej levererade", f"{PREFIX}/ej-levererade", ("registratur", "admin"), "4"),
-    # Screen("utskrift", "Utskriftskö", f"{PREFIX}/utskrift", ("registratur", "admin"), "5"),
+    Screen("utskrift", "Utskriftskö", f"{PREFIX}/utskrift", ("registratur", "admin"), "5"),
     Screen("statistik", "Statistik", f"{PREFIX}/statistik", ("registratur", "analyst", "admin"),
            "6"),
 ]
