@@ -100,3 +100,11 @@ class Runtime:
             self.store.add_outbox(session, intake_id, self.settings.kcs.pipeline.queue, actor,
                                   {"args": [intake_id]})
         return stage
+
+    def assign(self, intake_id: str, label: dict[str, Any], *, actor: str,
+               taxonomy: Any = None) -> dict[str, Any]:
+        """A person's triage label takes effect: stored, routed again and published to the
+        new owner (``ingest.reassign.assign``; the triage screen and ``kcs triage assign``)."""
+        from ingest.reassign import assign
+
+        return assign(self, intake_id, label, actor=actor, taxonomy=taxonomy)

@@ -412,6 +412,10 @@ from ingest.webapp.cli import users_group  # noqa: E402  (kcs users …)
 
 main.add_command(users_group)
 
+from ingest.triage_cli import triage_group  # noqa: E402  (kcs triage assign)
+
+main.add_command(triage_group)
+
 from ingest.governance.cli import register as _register_governance  # noqa: E402
 
 _register_governance(main)

@@ -371,6 +371,12 @@ class Pipeline:
                 "published_at": item["published_at"], "acknowledgement_plan": plan,
                 "item": item}
 
+    def publish_item(self, view: View) -> dict[str, Any]:
+        """The downstream item for ``view`` exactly as the publish stage builds it; used
+        again when a person's triage label re-routes a published item
+        (``ingest.reassign``). Needs no broker."""
+        return self._publish(view)["item"]
+
     def _commit_publish(self, session: Session, view: View, result: dict[str, Any]) -> None:
         """The publication row's key is unique: a second publish cannot commit."""
         for i, queue in enumerate(result.get("queues") or [result["queue"]]):

@@ -1,7 +1,9 @@
 """The triage queue: items the classifier was unsure of, for a person to label.
 
-The label is stored as a correction for ``kcs train`` and in the audit log,
-which is also what takes the item off this queue.
+The label takes effect through ``Runtime.assign`` (``ingest.reassign``): the
+item is routed again and published to its owner's queue, the label is kept as
+a correction for ``kcs train``, and the audit row (``item.triage``) is also
+what takes the item off this queue.
 """
 
 from __future__ import annotations
@@ -12,17 +14,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
-from classifier.corrections import append_correction
 from ingest.audit import AuditEvent
 from ingest.db import Intake, Item
 from ingest.logs import mask_personnummer
 from ingest.model import NormalisedMessage
+from ingest.reassign import ACTION as DONE_ACTION
+from ingest.reassign import AlreadyAssigned, NotPublished
 from ingest.webapp import access
 from ingest.webapp.web import PREFIX, PageError, WebContext, not_found
 
 ROLES = ("registratur", "admin")
 SCAN_LIMIT = 1000
-DONE_ACTION = "item.triage"
 
 
 def unsure_items(ctx: WebContext, user: Any) -> tuple[list[dict[str, Any]], int]:
@@ -117,22 +119,19 @@ def make_router(ctx: WebContext) -> APIRouter:
         form = await ctx.check_csrf(request, signed)
         row, item = _visible(signed, intake_id)
         cat, _, typ = form.get("klassning", "").partition("/")
-        klass = form.get("arendeklass", "")
-        if not typ or not ctx.taxonomy.is_valid(cat, typ) or (
-                klass and klass not in ctx.taxonomy.classes):
+        label = {"huvudkategori": cat, "arendetyp": typ,
+                 "arendeklass": form.get("arendeklass", "")}
+        try:
+            ctx.runtime.assign(row.id, label, actor=signed.user.actor, taxonomy=ctx.taxonomy)
+        except AlreadyAssigned:
+            return _page(request, signed, row, item, status=409,
+                         error="Meddelandet har redan klassats av någon annan.")
+        except NotPublished:
+            return _page(request, signed, row, item, status=409,
+                         error="Meddelandet behandlas fortfarande. Försök igen om en stund.")
+        except ValueError:
             return _page(request, signed, row, item, status=422,
                          error="Välj en kategori och ärendetyp ur listan.")
-        label = {"huvudkategori": cat, "arendetyp": typ, **({"arendeklass": klass}
-                                                           if klass else {})}
-        message = NormalisedMessage.from_dict(item.normalised) if item.normalised else None
-        append_correction(ctx.runtime.settings.model_dir, {
-            "id": row.id, "channel": row.channel, "subject": message.subject if message else "",
-            "text": (message.body if message else "") or "(tom)", **label,
-            "corrected_by": signed.user.username})
-        ctx.audit(signed.user, DONE_ACTION, intake_id=row.id, arende_id=item.arende_id,
-                  detail={"classification": label,
-                          "model": {k: (item.classification or {}).get(k) for k in
-                                    ("huvudkategori", "arendetyp", "arendeklass")}})
         return RedirectResponse(f"{PREFIX}/triage?klar={row.id}", status_code=303)
 
     return router

@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 from pipeline_support import downstream, downstream_everywhere, wait_for_state
+from pypdf import PdfReader
 from sqlalchemy import select
 from tests_support import wait_until
 from webapp_support import sign_in
 
 from channels.scan import evaluation
+from ingest.ack import delivery, service
 from ingest.audit import AuditEvent
+from ingest.model import Channel, ChannelMeta
 
 pytestmark = pytest.mark.slow
 INJECTION = "<script>alert('x')</script>'; DROP TABLE intake;--\" onmouseover=\"alert(1)"
@@ -162,6 +165,9 @@ def test_scanned_letter_reviewed_corrected_and_released_by_keyboard(app_env, bro
     text = Path(download.value.path()).read_text("utf-8-sig")
     assert "kanal;Brev;2" in text
     assert "Öberg" not in text and "Hemtjänsten" not in text  # codes and counts only
+
+    print_queue_step(page, bo, env, [intake_id, secret_id])
+    triage_step(page, env)
     other.close()
     context.close()
 
@@ -169,3 +175,104 @@ def test_scanned_letter_reviewed_corrected_and_released_by_keyboard(app_env, bro
 def anna_can_open(page, env, intake_id: str) -> bool:
     """Anna (sekretess right) opens the same URL."""
     return page.goto(f"{env.base}/app/granska/{intake_id}").status == 200
+
+
+def queue_letter_for(env, intake_id: str) -> None:
+    """Put the acknowledgement letter of a processed item in the print queue, as the
+    acknowledge stage does for a letter without e-mail or phone (same ack functions)."""
+    item = env.rt.store.get_item(intake_id)
+    plan = {**item.published["acknowledgement_plan"],
+            "to": "Åsa Öberg-Lind\nSöderlångsgatan 14 B\n118 27 Stockholm"}
+    rendered, _ = service.render_for(env.settings, plan, arende_id=item.arende_id,
+                                     channel="letter")
+    pdf = service.letter_pdf(env.settings, plan, rendered, item.arende_id)
+    delivery.queue_letter(pdf, env.settings, arende_id=item.arende_id, intake_id=intake_id)
+
+
+def print_queue_step(page, bo, env, intake_ids: list[str]) -> None:
+    """The print queue lists waiting letters (no personal text), downloads one and the
+    batch as ONE PDF, and marking them printed moves them to printed/ (audited)."""
+    plain_id, secret_id = intake_ids
+    for intake_id in intake_ids:
+        queue_letter_for(env, intake_id)
+    waiting = delivery.waiting_letters(env.settings)
+    assert len(waiting) >= 2
+    pages = sum(len(PdfReader(str(p)).pages) for p in waiting)
+
+    page.goto(f"{env.base}/app/utskrift")
+    assert page.get_by_role("heading", name="Utskriftskö").is_visible()
+    arende = env.rt.store.get_item(plain_id).arende_id
+    row = page.locator(f"#brev-{plain_id}")
+    assert arende in row.inner_text()
+    language = env.rt.store.get_item(plain_id).published["acknowledgement_plan"]["language"]
+    assert language and language in row.inner_text()
+    assert "Öberg" not in page.content() and "Söderlångsgatan" not in page.content()
+    env.screenshot(page, "07-utskriftsko")
+
+    with page.expect_download() as one:
+        row.get_by_role("link", name=re.compile("Ladda ned")).click()
+    assert Path(one.value.path()).read_bytes().startswith(b"%PDF")
+    with page.expect_download() as batch:
+        page.get_by_role("button", name="Ladda ned markerade som en PDF").click()
+    merged = PdfReader(batch.value.path())
+    assert len(merged.pages) == pages
+    assert arende in "".join(p.extract_text() or "" for p in merged.pages)
+
+    # Bo (no sekretess right) does not see the socialtjänst item's letter.
+    bo.goto(f"{env.base}/app/utskrift")
+    assert bo.locator(f"#brev-{plain_id}").count() == 1
+    assert bo.locator(f"#brev-{secret_id}").count() == 0
+    secret_name = next(p.name for p in waiting if secret_id.lower() in p.name)
+    assert bo.goto(f"{env.base}/app/utskrift/brev/{secret_name}").status == 404
+
+    page.get_by_role("button", name="Markera markerade som utskrivna").click()
+    page.wait_for_url(re.compile("/app/utskrift\\?klart="))
+    assert page.get_by_role("status").inner_text().startswith(f"{len(waiting)} brev")
+    assert page.get_by_text("Inga brev väntar på utskrift.").is_visible()
+    assert delivery.waiting_letters(env.settings) == []
+    printed = delivery.print_queue_dir(env.settings).parent / "printed"
+    assert {p.name for p in printed.rglob("*.pdf")} == {p.name for p in waiting}
+    actions = audit_actions(env.rt)
+    assert ("user:anna", "letter.batch_download") in actions
+    assert ("user:anna", "letter.download") in actions
+    assert ("user:anna", "letter.printed") in audit_actions(env.rt, plain_id)
+
+
+def triage_step(page, env) -> None:
+    """An e-mail the classifier is unsure of lands on the triage queue; a person labels it
+    in the browser and it reaches the owner's queue with the corrected codes."""
+    url = env.settings.effective_redis_url()
+    raw = ("From: gun@example.se\r\nTo: kontaktcenter@stockholm.se\r\n"
+           "Subject: Fråga om min mammas hjälp\r\nMessage-ID: <triage1@example.se>\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\n\r\nHej, vem ska jag prata med om "
+           "hjälpen hemma hos min mamma? Hon får besök varje morgon.\r\n").encode()
+    mail_id = env.rt.intake.accept(raw, ChannelMeta(channel=Channel.EMAIL, transport="smtp",
+                                                    envelope_from="gun@example.se")).intake_id
+    assert wait_for_state(env.rt, mail_id, timeout=60) == "done"
+    [first] = [i for i in downstream(url, "kcs.triage") if i["item_id"] == mail_id]
+    assert first["classification"]["needs_triage"] is True
+
+    page.goto(f"{env.base}/app/triage")
+    page.locator(f"#rad-{mail_id}").get_by_role("link", name="Klassa").click()
+    page.wait_for_url(re.compile(f"/app/triage/{mail_id}$"))
+    page.get_by_label("Huvudkategori och ärendetyp").select_option("aldreomsorg/hemtjanst")
+    page.get_by_label("Ärendeklass").select_option("information")
+    page.get_by_role("button", name=re.compile("Spara klassning")).click()
+    page.wait_for_url(re.compile("/app/triage\\?klar="))
+    assert page.locator(f"#rad-{mail_id}").count() == 0
+
+    def republished():
+        return [i for i in downstream(url, "kcs.case.aldrenamnden") if i["item_id"] == mail_id]
+
+    wait_until(lambda: republished(), 30, "the labelled item on the owner's queue")
+    [item] = republished()
+    assert item["idempotency_key"] == f"kcs:{mail_id}:triage"
+    assert item["supersedes"] == f"kcs:{mail_id}"
+    assert (item["classification"]["huvudkategori"], item["classification"]["arendetyp"],
+            item["classification"]["arendeklass"]) == ("aldreomsorg", "hemtjanst", "information")
+    assert item["classification"]["needs_triage"] is False
+    assert item["routing"]["owner"] == "aldrenamnden"
+    stored = env.rt.store.get_item(mail_id)
+    assert stored.classification["staff"]["by"] == "user:anna"
+    assert stored.routing["queue"] == "kcs.case.aldrenamnden"
+    assert ("user:anna", "item.triage") in audit_actions(env.rt, mail_id)
