@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import update
+
 from ingest import audit, contract, metrics
 from ingest.db import Arende, Item, Publication
 from ingest.db import Intake as IntakeRow
@@ -111,9 +113,9 @@ def assign(runtime: Any, intake_id: str, label: dict[str, Any], *, actor: str,
         item.published = {**item.published, "triage": done}
         item.updated_at = utcnow()
         if item.arende_id and (item.link or {}).get("new"):
-            session.query(Arende).filter(Arende.id == item.arende_id).update(
-                {"owner": routing["owner"], "huvudkategori": label["huvudkategori"],
-                 "arendetyp": label["arendetyp"]})
+            session.execute(update(Arende).where(Arende.id == item.arende_id).values(
+                owner=routing["owner"], huvudkategori=label["huvudkategori"],
+                arendetyp=label["arendetyp"]))
         pii.record_refs(session, settings, intake_id=intake_id, arende_id=item.arende_id,
                         owner=routing["owner"], message=message)
         audit.record(session, actor=actor, action=ACTION, intake_id=intake_id,
