@@ -17,12 +17,13 @@ Environment (deployment facts, not policy):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from dedupe.policy import LinkingConfig
 from ingest.errors import ConfigError
 from ingest.yamlfile import load_yaml
 
@@ -315,6 +316,7 @@ class Settings:
     broker_url: str | None
     kcs: KcsConfig
     routing: RoutingConfig
+    linking: LinkingConfig = field(default_factory=LinkingConfig)  # config/linking.yaml
 
     @property
     def blob_dir(self) -> Path:
@@ -384,4 +386,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         broker_url=env.get("BROKER_URL") or None,
         kcs=kcs,
         routing=routing,
+        linking=(_validate(LinkingConfig, config_dir / "linking.yaml")
+                 if (config_dir / "linking.yaml").exists() else LinkingConfig()),
     )
