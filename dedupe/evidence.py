@@ -14,7 +14,7 @@ import numpy as np
 
 from dedupe import minhash
 from dedupe.arende_number import find_numbers
-from dedupe.identity import Identity, identity_of, writes_as_relative
+from dedupe.identity import Identity, identity_of, keyed, writes_as_relative
 from dedupe.policy import LinkingConfig
 from dedupe.references import reference_keys
 from ingest.model import NormalisedMessage
@@ -36,10 +36,22 @@ class Evidence:
     bands: list[str] = field(default_factory=list)
     relative: bool = False
     huvudkategori: str | None = None
+    thread: list[str] = field(default_factory=list)       # keys of Message-IDs replied to
+    own_message: str | None = None                        # key of this message's Message-ID
 
     def lookup_keys(self) -> list[str]:
-        """Identity and reference keys (selective: looked up first)."""
-        return sorted(self.identity.all() | set(self.refs))
+        """Identity, reference and thread keys (selective: looked up first)."""
+        return sorted(self.identity.all() | set(self.refs) | set(self.thread))
+
+    def index_keys(self) -> list[str]:
+        """What the ärende this message joins learns from it."""
+        own = [self.own_message] if self.own_message else []
+        return sorted(self.identity.all() | set(self.refs) | set(self.bands) | set(own))
+
+
+def message_key(message_id: str) -> str:
+    """Index key of a Message-ID (keyed: it names the sender's mailbox)."""
+    return keyed("mid", message_id.strip().lower())
 
 
 def replied_arenden(message: NormalisedMessage, our_domain: str) -> list[str]:
@@ -77,4 +89,8 @@ def gather(message: NormalisedMessage, *, channel: str, received_at: datetime,
                if signature is not None else []),
         relative=writes_as_relative(own),
         huvudkategori=category,
+        thread=sorted({message_key(m) for m in (message.in_reply_to, *message.references)
+                       if m and not _OUR_MSGID.search(m)}),
+        own_message=message_key(message.message_id) if channel == "email"
+        and message.message_id else None,
     )

@@ -91,14 +91,17 @@ def signed_name(text: str) -> str | None:
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()][-4:]
     for i, line in enumerate(lines):
         m = _CLOSING.match(fold(line))
-        if m:
-            rest = line[len(line) - len(m.group(1)):].strip() if m.group(1) else ""
-            candidate = rest or (lines[i + 1] if i + 1 < len(lines) else "")
-            candidate = candidate.strip(" ,.")
-            if looks_like_name(candidate):
-                return candidate
-    if lines and lines[-1].startswith("/") and looks_like_name(lines[-1][1:].strip()):
-        return lines[-1][1:].strip()
+        if not m:
+            continue
+        rest = line[len(line) - len(m.group(1)):].strip(" ,.") if m.group(1) else ""
+        if not rest and i + 1 < len(lines) and not _CLOSING.match(fold(lines[i + 1])):
+            rest = lines[i + 1].strip(" ,.")
+        if rest and looks_like_name(rest):
+            return rest
+    if lines:
+        m = re.search(r"(?:^|\s)/\s*([^/]+?)\s*$", lines[-1])
+        if m and looks_like_name(m.group(1)):
+            return m.group(1)
     return None
 
 

@@ -109,6 +109,7 @@ def candidates(session: Session, ev: Evidence, policy: LinkingConfig,
     for arende_id, keys in hits.items():
         if arende_id in chosen:
             chosen[arende_id].refs = sorted(k for k in keys if k.startswith("ref:"))
+            chosen[arende_id].threaded = any(k.startswith("mid:") for k in keys)
     if ev.signature is not None:
         lsh_hit = {a for a, keys in hits.items() if any(k.startswith("lsh:") for k in keys)}
         rows = session.execute(

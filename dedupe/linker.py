@@ -75,8 +75,7 @@ class LinkDecision:
 
 def decide(scored: list[Scored], ev: Evidence, policy: LinkingConfig) -> LinkDecision:
     """The decision for the best-scored candidate (``scored`` best first)."""
-    keys = sorted(set(ev.lookup_keys()) | set(ev.bands))
-    idx = {"keys": keys, "signature": ev.signature.astype("<u4").tobytes().hex()
+    idx = {"keys": ev.index_keys(), "signature": ev.signature.astype("<u4").tobytes().hex()
            if ev.signature is not None else None}
     ranking = [{"arende_id": s.candidate.arende_id, "score": s.score} for s in scored[:5]]
     if not scored:

@@ -23,6 +23,7 @@ class Weights(_Strict):
 
     our_message_id: float = 100       # In-Reply-To/References name our acknowledgement
     arende_number: float = 45         # our number quoted (check letter valid)
+    thread: float = 50                # In-Reply-To/References name a message of the ärende
     external_ref: float = 40          # a diarienummer / OCR-nummer seen on the ärende
     email: float = 35
     phone: float = 35

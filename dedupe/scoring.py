@@ -33,6 +33,7 @@ class Candidate:
     refs: list[str] = field(default_factory=list)          # reference keys in common
     quoted: bool = False
     replied: bool = False
+    threaded: bool = False
     sms_recent: bool = False
     similarity: float | None = None
 
@@ -56,6 +57,8 @@ def score(c: Candidate, ev: Evidence, policy: LinkingConfig) -> Scored:
     out: list[dict[str, Any]] = []
     if c.replied:
         out.append(_entry("our_message_id", w.our_message_id, value=c.arende_id))
+    if c.threaded and not c.replied:
+        out.append(_entry("thread", w.thread))
     if c.quoted:
         out.append(_entry("arende_number", w.arende_number, value=c.arende_id))
     if c.refs:
@@ -92,7 +95,7 @@ def score(c: Candidate, ev: Evidence, policy: LinkingConfig) -> Scored:
         out.append(_entry("text_similarity", w.text_similarity * share,
                           jaccard=round(c.similarity, 3)))
     total = sum(e["points"] for e in out)
-    case_evidence = c.quoted or bool(c.refs) or PNR in matched
+    case_evidence = c.quoted or c.threaded or bool(c.refs) or PNR in matched
     if ev.relative and case_evidence and not (matched & {EMAIL, PHONE, NAME_ADDRESS}):
         rule = policy.relatives.policy
         if rule == "link":
