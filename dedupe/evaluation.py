@@ -303,7 +303,7 @@ def letter_text(m: dict[str, Any]) -> str:
     tail = [v for v in (m.get("from_phone") and f"Tel: {m['from_phone']}",
                         m.get("from_email") and f"E-post: {m['from_email']}")
             if v and str(v).split(": ")[1] not in text]
-    return "\n".join(lines + ([""] + tail if tail else []))
+    return "\n".join(lines + (["", *tail] if tail else []))
 
 
 def letter_message(raw: bytes, meta: ChannelMeta, settings: Settings) -> NormalisedMessage:

@@ -38,6 +38,7 @@ class Evidence:
     huvudkategori: str | None = None
     thread: list[str] = field(default_factory=list)       # keys of Message-IDs replied to
     own_message: str | None = None                        # key of this message's Message-ID
+    text_chars: int = 0                                   # length of the normalised own text
 
     def lookup_keys(self) -> list[str]:
         """Identity, reference and thread keys (selective: looked up first)."""
@@ -89,6 +90,7 @@ def gather(message: NormalisedMessage, *, channel: str, received_at: datetime,
                if signature is not None else []),
         relative=writes_as_relative(own),
         huvudkategori=category,
+        text_chars=len(minhash.normalise_text(message.body)),
         thread=sorted({message_key(m) for m in (message.in_reply_to, *message.references)
                        if m and not _OUR_MSGID.search(m)}),
         own_message=message_key(message.message_id) if channel == "email"

@@ -108,7 +108,8 @@ def signed_name(text: str) -> str | None:
 _RELATIVE = re.compile(
     r"\b(?:min|mitt|var|vart)\s+(?:gamla\s+)?(?:mamma|pappa|mor|far|moder|fader|mormor|farmor|"
     r"morfar|farfar|make|maka|man|fru|son|dotter|bror|syster|svarmor|svarfar|foralder|"
-    r"foraldrar|anhorig)s?\b|\banhorig\b|\bgod man\b|\bgode man\b|\bfor (?:hans|hennes) rakning\b"
+    r"foraldrar|anhorig)s?\b|\banhorig\b|\b(?:dotter|son|barn|make|maka|fru) till\b|"
+    r"\b(?:pappa|mamma)\b|\bgod man\b|\bgode man\b|\bfor (?:hans|hennes) rakning\b"
     r"|\bfullmakt\b", re.I)
 
 

@@ -24,7 +24,7 @@ class Weights(_Strict):
     our_message_id: float = 100       # In-Reply-To/References name our acknowledgement
     arende_number: float = 45         # our number quoted (check letter valid)
     thread: float = 50                # In-Reply-To/References name a message of the ärende
-    external_ref: float = 40          # a diarienummer / OCR-nummer seen on the ärende
+    external_ref: float = 45          # a diarienummer / OCR-nummer seen on the ärende
     email: float = 35
     phone: float = 35
     personnummer: float = 35          # keyed hash of a personnummer seen on both
@@ -32,10 +32,10 @@ class Weights(_Strict):
     name: float = 10                  # full name alone: weak (namesakes, relatives)
     identity_conflict: float = -20    # both sides have e.g. an e-mail, and none match
     within_window: float = 5
-    outside_window: float = -15
+    outside_window: float = -50     # soft evidence only: hard references ignore time
     sms_continuity: float = 25        # an SMS from the number of a recent open ärende
     same_category: float = 10
-    other_category: float = -25
+    other_category: float = -25      # soft evidence only, and not for short texts
     text_similarity: float = 60       # at full similarity; scaled between the bounds below
     relative: float = 15              # a relative writes, with case evidence (policy: link)
 
@@ -43,7 +43,7 @@ class Weights(_Strict):
 class Thresholds(_Strict):
     """Score ≥ link: attach; ≥ review: new ärende plus a possible link; else new."""
 
-    link: float = 65
+    link: float = 60
     review: float = 35
 
     @model_validator(mode="after")
@@ -60,8 +60,11 @@ class Similarity(_Strict):
     bands: int = Field(16, ge=2, le=64)
     rows: int = Field(4, ge=1, le=16)
     min_chars: int = Field(40, ge=0)      # shorter texts say too little to compare
-    floor: float = Field(0.3, ge=0, le=1)  # Jaccard below this adds nothing
-    full: float = Field(0.7, gt=0, le=1)   # at or above this, the full weight
+    # Texts shorter than this ("Tack!", "Glömde säga …") get no category penalty:
+    # the classifier cannot know the topic of a follow-up that does not name it.
+    category_min_chars: int = Field(45, ge=0)
+    floor: float = Field(0.4, ge=0, le=1)  # Jaccard below this adds nothing
+    full: float = Field(0.8, gt=0, le=1)   # at or above this, the full weight
 
 
 class Windows(_Strict):

@@ -70,41 +70,52 @@ def score(c: Candidate, ev: Evidence, policy: LinkingConfig) -> Scored:
     for kind in sorted(matched):
         out.append(_entry("same_" + _WEIGHT_OF[kind], getattr(w, _WEIGHT_OF[kind])))
     strong = matched & set(_STRONG)
+    # Hard references name the case itself; time since last activity and the
+    # classifier's topic only decide when the evidence is soft (who, what text).
+    hard = c.replied or c.threaded or c.quoted or bool(c.refs)
+    case_evidence = hard or PNR in matched
+    relative = (ev.relative and case_evidence and not (matched & {EMAIL, PHONE, NAME_ADDRESS})
+                and policy.relatives.policy == "link")
     conflicting = [k for k in CONFLICT_KINDS
                    if k in ev.identity.kinds() and k in c.kinds and k not in matched]
-    if conflicting and not strong:
+    if conflicting and not strong and not relative:
         out.append(_entry("identity_conflict", w.identity_conflict,
                           kinds=[_WEIGHT_OF[k] for k in conflicting]))
     days = policy.windows.days(ev.channel, c.huvudkategori)
     idle = ev.received_at - c.last_activity_at
-    if idle <= timedelta(days=days):
+    within = idle <= timedelta(days=days)
+    if within:
         out.append(_entry("within_window", w.within_window, days=days,
                           idle_days=max(0, idle.days)))
-    else:
+    elif not hard:
         out.append(_entry("outside_window", w.outside_window, days=days, idle_days=idle.days))
-    if c.sms_recent:
+    sms_days = policy.windows.days("sms", None)
+    if c.sms_recent or (ev.channel == "sms" and PHONE in matched and c.status == "open"
+                        and idle <= timedelta(days=sms_days)):
         out.append(_entry("sms_continuity", w.sms_continuity))
+    sim = policy.similarity
+    near_duplicate = c.similarity is not None and c.similarity >= sim.full
     if ev.huvudkategori and c.huvudkategori:
         same = ev.huvudkategori == c.huvudkategori
-        out.append(_entry("same_category" if same else "other_category",
-                          w.same_category if same else w.other_category,
-                          value=[ev.huvudkategori, c.huvudkategori]))
-    sim = policy.similarity
+        if same:
+            out.append(_entry("same_category", w.same_category,
+                              value=[ev.huvudkategori, c.huvudkategori]))
+        elif not hard and not near_duplicate and ev.text_chars >= sim.category_min_chars:
+            out.append(_entry("other_category", w.other_category,
+                              value=[ev.huvudkategori, c.huvudkategori]))
     if c.similarity is not None and c.similarity >= sim.floor:
         share = min(1.0, (c.similarity - sim.floor) / max(1e-9, sim.full - sim.floor))
         out.append(_entry("text_similarity", w.text_similarity * share,
                           jaccard=round(c.similarity, 3)))
     total = sum(e["points"] for e in out)
-    case_evidence = c.quoted or c.threaded or bool(c.refs) or PNR in matched
-    if ev.relative and case_evidence and not (matched & {EMAIL, PHONE, NAME_ADDRESS}):
-        rule = policy.relatives.policy
-        if rule == "link":
-            out.append(_entry("relative", w.relative, policy=rule))
-            total += w.relative
-        elif rule == "review" and total >= policy.thresholds.link:
-            cap = policy.thresholds.link - 1
-            out.append(_entry("relative", cap - total, policy=rule))
-            total = cap
+    if relative:
+        out.append(_entry("relative", w.relative, policy="link"))
+        total += w.relative
+    elif (ev.relative and case_evidence and policy.relatives.policy == "review"
+          and total >= policy.thresholds.link):
+        cap = policy.thresholds.link - 1
+        out.append(_entry("relative", cap - total, policy="review"))
+        total = cap
     return Scored(c, round(total, 1), out)
 
 
