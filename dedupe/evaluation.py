@@ -23,6 +23,7 @@ import hashlib
 import json
 import re
 import shutil
+import sqlite3
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -172,7 +173,12 @@ class Replayer:
         var = self.tmp / f"s{n}"
         var.mkdir()
         db = var / "kcs.db"
-        shutil.copyfile(self.template, db)
+        src, dst = sqlite3.connect(self.template), sqlite3.connect(db)
+        try:
+            src.backup(dst)  # a consistent copy, WAL included
+        finally:
+            src.close()
+            dst.close()
         settings = Settings(config_dir=self.base.config_dir, var_dir=var,
                             database_url=f"sqlite:///{db}", redis_url=None, broker_url=None,
                             kcs=self.base.kcs, routing=self.base.routing,

@@ -1,3 +1,4 @@
+"""Regenerates dedupe/scenarios/linking.jsonl (the checked-in linking scenarios)."""
 import json
 S = []
 def m(key, ch, t, text, subject="", fe=None, fp=None, fn=None, addr=None, mid=None, irt=None, refs=()):
@@ -156,6 +157,7 @@ sc("L43", [m("a","letter",0,"Hej, jag vill ha hjälp av Fixaren att byta glödla
 sc("L44", [m("a","email",0,"Hej, var kan jag lämna grovavfall i Västerort? Jag har en gammal soffa.\n\nMvh Tim Falk","Grovavfall","tim.falk@example.se",fn="Tim Falk",mid="<tf1@example.se>"),
           m("b","email",2,"Hej, var kan jag lämna grovavfall i Västerort? Jag har en gammal soffa.\n\nMvh Lina Mo","Grovavfall","lina.mo@example.se",fn="Lina Mo",mid="<lm1@example.se>")],
    [["a"],["b"]], "two people ask the same question minutes apart")
-with open("/work/wt/link/dedupe/scenarios/linking.jsonl","w") as f:
+from pathlib import Path
+with open(Path(__file__).resolve().parent.parent / "dedupe/scenarios/linking.jsonl", "w") as f:
     f.write("\n".join(json.dumps(s, ensure_ascii=False) for s in S) + "\n")
 print(len(S))
