@@ -161,7 +161,7 @@ class Arende(Base):
     arendetyp: Mapped[str | None] = mapped_column(String(64))
     owner: Mapped[str | None] = mapped_column(String(64))
     # Case index (dedupe/caseindex.py): merged into another ärende; when status last changed.
-    merged_into: Mapped[str | None] = mapped_column(String(32))
+    merged_into: Mapped[str | None] = mapped_column(String(32), index=True)
     status_changed_at: Mapped[datetime | None]
 
 

@@ -55,9 +55,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column("merged_into", sa.String(length=32), nullable=True))
         batch.add_column(sa.Column("status_changed_at", sa.DateTime(timezone=True),
                                    nullable=True))
+    op.create_index("ix_arende_merged_into", "arende", ["merged_into"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_arende_merged_into", table_name="arende")
     with op.batch_alter_table("arende") as batch:
         batch.drop_column("status_changed_at")
         batch.drop_column("merged_into")
