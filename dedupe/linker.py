@@ -32,6 +32,7 @@ from ingest.store import Store
 
 LINK, REOPEN, NEW_LINKED, REVIEW, NEW = "link", "reopen", "new_linked", "review", "new"
 _LINKED_BY = {"our_message_id": "reply_to_our_message", "arende_number": "arende_number"}
+_HARD = {"our_message_id", "thread", "arende_number", "external_ref"}
 
 
 def our_message_id(arende_id: str, item_id: str, domain: str) -> str:
@@ -87,6 +88,9 @@ def decide(scored: list[Scored], ev: Evidence, policy: LinkingConfig) -> LinkDec
         top = max((e for e in best.explanation if e["points"] > 0),
                   key=lambda e: e["points"], default={"signal": "score"})
         linked_by = _LINKED_BY.get(top["signal"], top["signal"])
+        signals = {e["signal"] for e in best.explanation}
+        if "sms_continuity" in signals and not signals & _HARD:
+            linked_by = "sms_same_number_recent"  # the name channels/sms has always used
         if c.status == "closed":
             if scoring.reopenable(c, ev.received_at, policy):
                 return LinkDecision(c.arende_id, False, linked_by, best.explanation, REOPEN,
