@@ -72,6 +72,10 @@ class Processes:
         wait_until(ready, 60, f"{name} on port {port}")
         return port
 
+    def alive(self) -> list[str]:
+        """Names of the parts still running."""
+        return sorted(name for name, proc in self.procs.items() if proc.poll() is None)
+
     def kill9(self, name: str) -> None:
         """SIGKILL a part and everything it forked."""
         proc = self.procs[name]

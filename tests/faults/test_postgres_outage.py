@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from fault_support import assert_exactly_once, deliver, mail, send_once
+from fault_support import (assert_exactly_once, deliver, mail, send_once,
+                           wait_all_terminal)
 
 from ingest.app import Runtime
 
@@ -27,6 +28,8 @@ def test_postgres_outage_answers_4xx_and_loses_nothing(make_settings, redis_url,
     parts.start("worker", "worker", "--threads", "2")
     parts.start("relay", "relay")
 
+    warmup = deliver(port, [mail("pg-warmup", 0)])  # every part is up and working
+    wait_all_terminal(rt.store, [warmup[0].intake_id], timeout=120)
     before = deliver(port, [mail("pg-a", n) for n in range(20)])
     assert all(d.replies == [250] for d in before)
     postgres_server.stop()  # items of the first batch are still in the pipeline
@@ -44,5 +47,6 @@ def test_postgres_outage_answers_4xx_and_loses_nothing(make_settings, redis_url,
 
     retried = deliver(port, outage_mail)
     assert all(d.replies == [250] for d in retried)
-    accepted = [d.intake_id for d in before + retried]
+    accepted = [d.intake_id for d in warmup + before + retried]
     assert_exactly_once(settings, rt.store, accepted, timeout=240)
+    assert parts.alive() == ["relay", "smtp", "worker"]  # no part died of the outage
