@@ -107,8 +107,9 @@ def mail(tag: str, n: int, *, body: str = "Gatlyktan utanför porten är trasig.
          padding: int = 0) -> bytes:
     """One citizen e-mail with its own Message-ID (``padding`` bytes make it big)."""
     extra = ("\r\n" + "Bilaga: " + "x" * 70) * (padding // 80) if padding else ""
+    msgid = f"<{tag}-{n}-{uuid.uuid4().hex}@example.se>"
     return (f"From: Invånare {n} <invanare{n}@example.se>\r\nTo: kontaktcenter@stockholm.se\r\n"
-            f"Subject: Ärende {tag} {n}\r\nMessage-ID: <{tag}-{n}-{uuid.uuid4().hex}@example.se>\r\n"
+            f"Subject: Ärende {tag} {n}\r\nMessage-ID: {msgid}\r\n"
             f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body} ({n}){extra}\r\n"
             ).encode()
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from fault_support import (assert_exactly_once, deliver, mail, send_once,
-                           wait_all_terminal)
+from fault_support import assert_exactly_once, deliver, mail, send_once, wait_all_terminal
 
 from ingest.app import Runtime
 
