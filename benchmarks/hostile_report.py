@@ -150,7 +150,8 @@ the clamav-testfiles by a real ClamAV database is **not demonstrated here**.
 A signature generated locally from the test file (`sigtool --md5 clam.exe`)
 would only show that our plumbing works, not that ClamAV detects the files,
 and is deliberately not offered as proof. What the corpus run above does show:
-all {len(hs.corpora()['clamav-testfiles as attachments'])} ClamAV test containers (zip, 7z, cab, rtf,
+all {len(hs.corpora()['clamav-testfiles as attachments'])} ClamAV test containers
+(zip, 7z, cab, rtf,
 pdf, OLE, TNEF, mbox …) pass through the e-mail normaliser without a crash.
 """)
     print(f"wrote {out}")
