@@ -161,8 +161,8 @@ def main() -> None:
         stop.set()
         with sqlite3.connect(db) as conn:
             states = Counter(dict(conn.execute("select state, count(*) from intake group by 1")))
-            linked = conn.execute("select count(*) from item where link is not null and "
-                                  "json_extract(link, '$.arende_id') is not null").fetchone()[0]
+            linked = conn.execute("select count(*) from item where "
+                                  "json_extract(link, '$.new') = 0").fetchone()[0]
             arenden = conn.execute("select count(distinct json_extract(link, '$.arende_id')) "
                                    "from item where link is not null").fetchone()[0]
         acks: Counter[str] = Counter()
@@ -188,7 +188,8 @@ def main() -> None:
           f"{soft} 4xx replies, {failed} given up |")
     print(f"| drained (every item done) after | {drain_s:.0f} s ({N / drain_s:.1f} msgs/s) |")
     print(f"| items | {total}; states {dict(states)} |")
-    print(f"| linked to an existing ärende | {linked}; distinct ärenden {arenden} |")
+    print(f"| linked to an earlier ärende | {linked}; distinct ärenden {arenden} "
+          f"(near-duplicates: ~{int(N * NEAR_DUPLICATE_SHARE)}) |")
     print(f"| acknowledgements written | {sum(acks.values())} to {len(acks)} recipients |")
     print(f"| acknowledgements per recipient | max {max(acks.values(), default=0)}, "
           f"mean {sum(acks.values()) / max(1, len(acks)):.2f}; mails per sender max "

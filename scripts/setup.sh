@@ -12,7 +12,7 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 # Debian packages: what the product needs to run, and what the tests need on top.
 RUN_PKGS=(redis-server tesseract-ocr tesseract-ocr-swe tesseract-ocr-eng tesseract-ocr-osd)
 TEST_PKGS=(dovecot-imapd dovecot-core postgresql fonts-dejavu-core spamassassin clamav-testfiles
-           clamav rabbitmq-server)
+           rabbitmq-server)
 
 pkgs=("${RUN_PKGS[@]}")
 [ "$MODE" = test ] && pkgs+=("${TEST_PKGS[@]}")
