@@ -42,12 +42,16 @@ class _Commands(click.Group):
     SMTP, web and relay processes never load scikit-learn."""
 
     lazy: ClassVar[dict[str, str]] = {"train": "train_cmd", "classify": "classify_cmd",
-                                      "eval": "eval_cmd"}
+                                      "eval": "eval_cmd", "link-eval": "dedupe.cli"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self.lazy])
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if self.lazy.get(name) == "dedupe.cli":
+            from dedupe.cli import link_eval_cmd
+
+            return link_eval_cmd
         if name in self.lazy:
             from classifier import cli as classifier_cli
 

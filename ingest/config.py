@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from channels.email.scanconfig import EmailScansConfig
+from dedupe.policy import LinkingConfig
 from ingest.ack.config import AckConfig
 from ingest.crypto import ENV as KEYS_ENV
 from ingest.crypto import BlobKeyError, KeyRing
@@ -411,6 +412,7 @@ class Settings:
     routing: RoutingConfig
     districts: Districts | None = None
     blob_keys: KeyRing = field(default_factory=KeyRing)
+    linking: LinkingConfig = field(default_factory=LinkingConfig)  # config/linking.yaml
 
     @property
     def blob_dir(self) -> Path:
@@ -491,4 +493,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         routing=routing,
         districts=districts,
         blob_keys=blob_keys,
+        linking=(_validate(LinkingConfig, config_dir / "linking.yaml")
+                 if (config_dir / "linking.yaml").exists() else LinkingConfig()),
     )

@@ -160,6 +160,9 @@ class Arende(Base):
     huvudkategori: Mapped[str | None] = mapped_column(String(64))
     arendetyp: Mapped[str | None] = mapped_column(String(64))
     owner: Mapped[str | None] = mapped_column(String(64))
+    # Case index (dedupe/caseindex.py): merged into another ärende; when status last changed.
+    merged_into: Mapped[str | None] = mapped_column(String(32), index=True)
+    status_changed_at: Mapped[datetime | None]
 
 
 class Publication(Base):

@@ -14,7 +14,7 @@ from typing import Any
 _KEEP: dict[str, tuple[str, ...]] = {
     "classify": ("huvudkategori", "arendetyp", "arendeklass", "needs_triage", "flags",
                  "language", "model_version", "reasons"),
-    "link": ("new", "arende_id", "linked_by"),
+    "link": ("new", "arende_id", "linked_by", "decision", "score", "related_to"),
     "route": ("rule", "owner", "unit", "queue", "queues", "fast_path", "restricted",
               "secret_override", "out_of_scope", "referral", "stadsdel", "stadsdel_from",
               "stadsdel_by"),
@@ -43,6 +43,10 @@ def summary(stage: str, result: dict[str, Any]) -> dict[str, Any]:
                 "problems": _codes(result.get("problems") or []),
                 "postal_address": bool((result.get("sender") or {}).get("postal_address"))}
     out = {k: _codes(result[k]) for k in _KEEP.get(stage, ()) if k in result}
+    if stage == "link":  # which signals counted, and the candidate left for review
+        out["signals"] = [[e.get("signal"), e.get("points")]
+                          for e in result.get("explanation") or [] if isinstance(e, dict)]
+        out["candidate"] = (result.get("possible_link") or {}).get("candidate_arende_id")
     if stage == "publish":
         plan = result.get("acknowledgement_plan") or {}
         out["acknowledgement"] = {k: _codes(plan.get(k)) for k in ("planned", "channel",

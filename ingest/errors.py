@@ -3,6 +3,7 @@
     KcsError
     ├── ConfigError            config file wrong: names file, key and line
     ├── IntakeUnavailable      the store cannot take the message now (answer 451)
+    │   └── StorageFull        the blob disk is full (answer 452)
     ├── InputRejected          the input can never be processed (reason code)
     ├── NeedsReview            a person must look before the item goes on (reason code)
     └── StageError             a pipeline stage failed (retried, then dead letter)
@@ -38,6 +39,10 @@ class ConfigError(KcsError):
 
 class IntakeUnavailable(KcsError):
     """The blob store or database could not durably take the message."""
+
+
+class StorageFull(IntakeUnavailable):
+    """The blob file system has no room (ENOSPC, EDQUOT): SMTP's 452, not 451."""
 
 
 class InputRejected(KcsError):

@@ -14,6 +14,7 @@ if the broker is down now.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import queue
 import threading
@@ -24,7 +25,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from ingest import metrics
 from ingest.blobs import BlobStore
 from ingest.db import new_id
-from ingest.errors import IntakeUnavailable
+from ingest.errors import IntakeUnavailable, StorageFull
 from ingest.logs import get_logger
 from ingest.model import ChannelMeta, utcnow
 from ingest.stages import START_ACTOR
@@ -88,7 +89,9 @@ class Intake:
         except OSError as exc:
             metrics.INTAKE.labels(channel=channel, result="unavailable").inc()
             log.error("intake.blob_store_failed", channel=channel, error=str(exc))
-            raise IntakeUnavailable(f"blob store: {exc.strerror or exc}") from exc
+            error = StorageFull if exc.errno in (errno.ENOSPC, errno.EDQUOT) else (
+                IntakeUnavailable)
+            raise error(f"blob store: {exc.strerror or exc}") from exc
         pending = _Pending(digest, len(raw), [*meta.source_keys, f"sha256:{digest}"], meta,
                            self.blobs.seal(raw, digest) if inline else None)
         self._start_writer()

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from channels.sms import continuity as sms_continuity
 from channels.sms import state as sms_state
+from dedupe import commit as link_commit
 from dedupe import linker
 from ingest import audit, contract, decisions, metrics
 from ingest.ack import service as ack_service
@@ -288,44 +289,24 @@ class Pipeline:
         return result
 
     def _link(self, view: View) -> dict[str, Any]:
+        """Evidence-scored linking (``dedupe.linker``); SMS continuity is one signal."""
         message = view.message
-        if view.meta.channel is Channel.SMS:  # SMS continuity: same number, recent ärende
-            sms_decision = sms_continuity.sms_link(self.store, message, self.settings.kcs.sms,
-                                                   as_utc(view.intake.received_at))
-            if sms_decision is not None:
-                return sms_decision.to_dict()
-        text = message.analysis_text()  # an ärende number in an attached letter counts
-        ids = linker.candidates_in(message.subject, text, message.in_reply_to,
-                                   message.references)
-        known: dict[str, str | None] = {}
-        if ids:
-            with self.store.reading() as session:
-                known = {a.id: a.sender_email for a in
-                         (session.get(Arende, i) for i in ids) if a is not None}
-        decision = linker.decide(
-            subject=message.subject, body=text, sender_email=message.sender.email,
-            in_reply_to=message.in_reply_to, references=message.references,
-            our_domain=self.settings.kcs.outbound.message_id_domain, arende_sender=known)
+        received = as_utc(view.intake.received_at)
+        sms_recent = None
+        if view.meta.channel is Channel.SMS:  # same number, recent open ärende
+            sms = sms_continuity.sms_link(self.store, message, self.settings.kcs.sms, received)
+            if sms is not None and sms.linked_by == "sms_same_number_recent":
+                sms_recent = sms.arende_id
+        decision = linker.link(
+            self.store, message, channel=view.meta.channel.value, received_at=received,
+            classification=view.item.classification, policy=self.settings.linking,
+            our_domain=self.settings.kcs.outbound.message_id_domain, sms_recent=sms_recent)
         return decision.to_dict()
 
     def _commit_link(self, session: Session, view: View, result: dict[str, Any]) -> None:
-        """Open the new ärende (numbered inside this transaction) or touch the old one."""
-        now = utcnow()
-        if result["new"]:
-            year = as_utc(view.intake.received_at).year
-            result["arende_id"] = linker.new_arende_id(
-                year, self.store.next_arende_seq(session, year))
-            message = view.message
-            classification = view.item.classification or {}
-            session.add(Arende(id=result["arende_id"], created_at=now, last_activity_at=now,
-                               status="open", sender_email=message.sender.email,
-                               sender_phone=message.sender.phone,
-                               huvudkategori=classification.get("huvudkategori"),
-                               arendetyp=classification.get("arendetyp")))
-        else:
-            session.execute(update(Arende).where(Arende.id == result["arende_id"])
-                            .values(last_activity_at=now))
-        view.item.arende_id = result["arende_id"]
+        """Open the new ärende (numbered inside this transaction) or touch the old one;
+        index the item's keys, record a possible link, audit the decision."""
+        link_commit.commit(session, self.store, view.intake, view.item, view.message, result)
 
     def _route(self, view: View) -> dict[str, Any]:
         classification = view.item.classification or {}

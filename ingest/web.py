@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from channels.scan import web as scan_web
 from channels.sms import webhook as sms_webhook
+from dedupe import caseindex
 from ingest.app import Runtime
 from ingest.broker import redis_client
 from ingest.metrics import StoreCollector
@@ -34,6 +35,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(sms_webhook.make_router(runtime))
     app.include_router(scan_web.make_router(runtime))
     install_webapp(app, runtime)
+    app.include_router(caseindex.make_router(runtime.store))
 
     @app.get("/health")
     def health() -> JSONResponse:

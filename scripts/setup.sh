@@ -12,7 +12,8 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 # Debian packages: what the product needs to run, and what the tests need on top.
 RUN_PKGS=(redis-server tesseract-ocr tesseract-ocr-swe tesseract-ocr-eng tesseract-ocr-osd
           fonts-noto-core)  # fonts: printable acknowledgement letters, Latin and Arabic script
-TEST_PKGS=(dovecot-imapd dovecot-core postgresql fonts-dejavu-core chromium)
+TEST_PKGS=(dovecot-imapd dovecot-core postgresql fonts-dejavu-core chromium spamassassin
+           clamav-testfiles rabbitmq-server)
 
 pkgs=("${RUN_PKGS[@]}")
 [ "$MODE" = test ] && pkgs+=("${TEST_PKGS[@]}")

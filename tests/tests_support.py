@@ -9,6 +9,8 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -18,6 +20,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".cache"
+CORPORA = CACHE / "corpora"
 
 
 @functools.cache
@@ -100,3 +103,29 @@ def kcs_run(tmp_path: Path, drop_env: tuple[str, ...] = (), **env: str) -> Itera
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
+
+
+def sdist(project: str, version: str) -> Path:
+    """Download an sdist from PyPI once into ``.cache/corpora`` and unpack it; returns the
+    unpacked directory (test corpora shipped in other projects' source distributions)."""
+    CORPORA.mkdir(parents=True, exist_ok=True)
+    stem = f"{project.replace('-', '_')}-{version}"
+    for candidate in (CORPORA / stem, CORPORA / f"{project}-{version}"):
+        if candidate.is_dir():
+            return candidate
+    with tempfile.TemporaryDirectory(dir=CORPORA) as tmp:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+             "--disable-pip-version-check", "-q", f"{project}=={version}", "-d", tmp],
+            check=True, timeout=600, env={**os.environ, "PIP_NO_INPUT": "1"},
+        )
+        tarballs = list(Path(tmp).glob("*.tar.gz"))
+        assert len(tarballs) == 1, f"expected one sdist for {project}=={version}, got {tarballs}"
+        with tarfile.open(tarballs[0]) as archive:
+            archive.extractall(tmp, filter="data")
+        unpacked = [p for p in Path(tmp).iterdir() if p.is_dir()]
+        assert len(unpacked) == 1, unpacked
+        target = CORPORA / unpacked[0].name
+        if not target.exists():  # another worker may have won the race
+            shutil.move(str(unpacked[0]), target)
+        return target

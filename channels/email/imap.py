@@ -244,6 +244,11 @@ class ImapPuller:
                     if count:
                         self._log("info", "imap_poll_done", account=self.account.name,
                                   accepted=count)
+                        # Mail that arrived while we fetched and flagged was announced
+                        # (EXISTS) in the replies to those commands, which imaplib
+                        # swallows; IDLE would not announce it again. Look once more
+                        # first: only an empty poll may be followed by IDLE.
+                        continue
                     if not stop.is_set():
                         self._wait_for_news(stop)
                 except IntakeUnavailable:

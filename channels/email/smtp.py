@@ -1,7 +1,8 @@
 """The SMTP receiver: aiosmtpd owns the protocol, this handler owns the promise.
 
 We answer ``250`` only after durable intake returned, ``451`` (try again
-later) when the store cannot take the message, ``550`` for recipients we do
+later) when the store cannot take the message, ``452`` when the blob disk is
+full (RFC 5321 "insufficient system storage"; also "try later"), ``550`` for recipients we do
 not serve (never an open relay) and ``552`` for oversize messages (aiosmtpd
 enforces ``data_size_limit`` while reading DATA).
 """
@@ -22,7 +23,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from channels.email.keys import email_source_keys
 from ingest import metrics
 from ingest.config import SmtpConfig
-from ingest.errors import IntakeUnavailable
+from ingest.errors import IntakeUnavailable, StorageFull
 from ingest.logs import get_logger
 from ingest.model import Channel, ChannelMeta, utcnow
 
@@ -69,6 +70,9 @@ class IntakeHandler:
         loop = asyncio.get_running_loop()
         try:
             receipt = await loop.run_in_executor(self._executor, self.accept, content, meta)
+        except StorageFull:
+            metrics.SMTP_REPLIES.labels(code="452").inc()
+            return "452 4.3.1 Insufficient system storage; please try again later"
         except IntakeUnavailable:
             metrics.SMTP_REPLIES.labels(code="451").inc()
             return "451 4.3.0 Temporarily unable to store the message; please try again later"

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import String, cast, delete, select, update
 from sqlalchemy.orm import Session
 
+from dedupe.db import LinkKey, LinkText
 from ingest.db import Arende, Intake, Item, Outbox
 from ingest.governance.db import ItemPrivacy, LegalHold, PersonRef
 from ingest.model import utcnow
@@ -120,10 +121,17 @@ def anonymise(session: Session, intake_id: str, *, by: str) -> None:
 
 
 def forget_arende_contact(session: Session, arende_id: str | None) -> None:
-    """The ärende no longer says how to reach its sender (after erasure)."""
+    """The ärende no longer says how to reach its sender, nor whom it belongs to.
+
+    The link index holds keyed hashes of the sender's identity and a text
+    signature: pseudonymous personal data, so it goes too. Later messages can
+    still reach the ärende by its number or by a reply to our acknowledgement.
+    """
     if arende_id:
         session.execute(update(Arende).where(Arende.id == arende_id)
                         .values(sender_email=None, sender_phone=None))
+        session.execute(delete(LinkKey).where(LinkKey.arende_id == arende_id))
+        session.execute(delete(LinkText).where(LinkText.arende_id == arende_id))
 
 
 def mark_blobs_deleted(session: Session, intake_id: str, *, by: str) -> None:

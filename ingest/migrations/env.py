@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import channels.sms.db  # noqa: F401  (registers the SMS tables on Base.metadata)
+import dedupe.db  # noqa: F401  (the link index and possible links)
 import ingest.audit  # noqa: F401  (the audit table)
 import ingest.governance.db as _governance  # noqa: F401  (person refs, holds, item privacy)
 from ingest.db import Base, make_engine

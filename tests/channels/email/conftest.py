@@ -7,20 +7,14 @@ that need it: these corpora are the proof that real mail works.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import tarfile
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests_support import sdist as _sdist
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = REPO_ROOT / "tests" / "samples" / "email"
-CORPORA = REPO_ROOT / ".cache" / "corpora"
 
 
 @pytest.fixture(scope="session")
@@ -43,31 +37,6 @@ def cpython_email_data() -> Path:
     path = Path(test.__file__).resolve().parent / "test_email" / "data"
     assert path.is_dir(), f"CPython test data missing at {path}; install python3 test package"
     return path
-
-
-def _sdist(project: str, version: str) -> Path:
-    """Download and unpack an sdist once; returns the unpacked directory."""
-    CORPORA.mkdir(parents=True, exist_ok=True)
-    stem = f"{project.replace('-', '_')}-{version}"
-    for candidate in (CORPORA / stem, CORPORA / f"{project}-{version}"):
-        if candidate.is_dir():
-            return candidate
-    with tempfile.TemporaryDirectory(dir=CORPORA) as tmp:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-             "--disable-pip-version-check", "-q", f"{project}=={version}", "-d", tmp],
-            check=True, timeout=600, env={**os.environ, "PIP_NO_INPUT": "1"},
-        )
-        tarballs = list(Path(tmp).glob("*.tar.gz"))
-        assert len(tarballs) == 1, f"expected one sdist for {project}=={version}, got {tarballs}"
-        with tarfile.open(tarballs[0]) as archive:
-            archive.extractall(tmp, filter="data")
-        unpacked = [p for p in Path(tmp).iterdir() if p.is_dir()]
-        assert len(unpacked) == 1, unpacked
-        target = CORPORA / unpacked[0].name
-        if not target.exists():  # another worker may have won the race
-            shutil.move(str(unpacked[0]), target)
-        return target
 
 
 @pytest.fixture(scope="session")

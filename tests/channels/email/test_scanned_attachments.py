@@ -182,8 +182,8 @@ def test_fax_pdf_photo_and_gateway_fax_are_classified_from_ocr_text(
     assert c["sender"]["email"] == facts["email"]
     # A 200-dpi fax may lose å/ä/ö; the name is the one in the fax all the same.
     assert fold(c["sender"]["name"]) == fold(facts["name"])
-    assert c["acknowledgement"] == {"planned": True, "channel": "email", "to": facts["email"],
-                                    "reason": None}
+    plan = c["acknowledgement"]
+    assert (plan["planned"], plan["channel"], plan["to"]) == (True, "email", facts["email"])
     assert "FAX 08 612" not in c["body"] and "byggarbetsplatsen" in c["body"].lower()
     assert fold(c["subject"]) == fold(facts["subject"])
     ack = rt.store.get_item(c_id).acknowledgement
