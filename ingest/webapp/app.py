@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ingest.webapp import auth, deadletters, printqueue, scan, stats, triage
+from ingest.webapp import auth, deadletters, links, printqueue, scan, stats, triage
 from ingest.webapp.web import HERE, PREFIX, NotSignedIn, PageError, WebContext, login_url
 
 _MESSAGES = {404: ("Hittades inte", "Sidan finns inte."),
@@ -27,7 +27,7 @@ def install(app: FastAPI, runtime: Any) -> WebContext:
     """Add the staff screens under ``/app`` to ``app``."""
     ctx = WebContext(runtime)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="webapp-static")
-    for module in (auth, scan, triage, deadletters, printqueue, stats):
+    for module in (auth, scan, triage, links, deadletters, printqueue, stats):
         app.include_router(module.make_router(ctx))
 
     @app.exception_handler(NotSignedIn)

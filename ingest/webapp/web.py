@@ -41,8 +41,7 @@ class Screen:
 NAV: list[Screen] = [
     Screen("skanning", "Skanningskö", f"{PREFIX}/skanning", ("registratur", "admin"), "1"),
     Screen("triage", "Triage", f"{PREFIX}/triage", ("registratur", "admin"), "2"),
-    # Slots for screens that come with other work: link review and the print queue.
-    # Screen("kopplingar", "Kopplingar", f"{PREFIX}/kopplingar", ("registratur", "admin"), "3"),
+    Screen("kopplingar", "Kopplingar", f"{PREFIX}/kopplingar", ("registratur", "admin"), "3"),
     Screen("dodsbrev", "Ej levererade", f"{PREFIX}/ej-levererade", ("registratur", "admin"), "4"),
     Screen("utskrift", "Utskriftskö", f"{PREFIX}/utskrift", ("registratur", "admin"), "5"),
     Screen("statistik", "Statistik", f"{PREFIX}/statistik", ("registratur", "analyst", "admin"),

@@ -15,6 +15,7 @@ from tests_support import wait_until
 from webapp_support import sign_in
 
 from channels.scan import evaluation
+from dedupe import review
 from ingest.ack import delivery, service
 from ingest.audit import AuditEvent
 from ingest.model import Channel, ChannelMeta
@@ -168,6 +169,7 @@ def test_scanned_letter_reviewed_corrected_and_released_by_keyboard(app_env, bro
 
     print_queue_step(page, bo, env, [intake_id, secret_id])
     triage_step(page, env)
+    link_review_step(page, env)
     other.close()
     context.close()
 
@@ -276,3 +278,46 @@ def triage_step(page, env) -> None:
     assert stored.classification["staff"]["by"] == "user:anna"
     assert stored.routing["queue"] == "kcs.case.aldrenamnden"
     assert ("user:anna", "item.triage") in audit_actions(env.rt, mail_id)
+
+
+def plain_mail(message_id: str, sender: str, subject: str, body: str) -> bytes:
+    """A plain-text e-mail as it arrives over SMTP."""
+    return (f"From: {sender}\r\nTo: kontaktcenter@stockholm.se\r\nSubject: {subject}\r\n"
+            f"Message-ID: <{message_id}@example.se>\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode()
+
+
+def link_review_step(page, env) -> None:
+    """A follow-up quoting an ärende number from another address is a possible link; the
+    screen shows the linker's signals beside the candidate ärende, and accepting moves the
+    item there (audited)."""
+    first = plain_mail("link-a", "sofia@example.se", "Mobbning i skolan",
+                       "Hej, min son blir mobbad i skolan och rektorn gör inget.\n\n"
+                       "Mvh Sofia Ahmed")
+    a_id = env.rt.intake.accept(first, ChannelMeta(channel=Channel.EMAIL, transport="smtp",
+                                                   envelope_from="sofia@example.se")).intake_id
+    assert wait_for_state(env.rt, a_id, timeout=60) == "done"
+    arende_a = env.rt.store.get_item(a_id).arende_id
+    follow = plain_mail("link-b", "sofia.ahmed.jobb@example.com", "Tillägg",
+                        f"Hej, gäller {arende_a}. Jag vill lägga till en sak om skolan.\n\n"
+                        "Mvh Sofia Ahmed")
+    b_id = env.rt.intake.accept(follow, ChannelMeta(
+        channel=Channel.EMAIL, transport="smtp",
+        envelope_from="sofia.ahmed.jobb@example.com")).intake_id
+    assert wait_for_state(env.rt, b_id, timeout=60) == "done"
+    with env.rt.store.reading() as session:
+        [link] = [p for p in review.pending(session, 100) if p.intake_id == b_id]
+    assert link.candidate_arende_id == arende_a
+
+    page.goto(f"{env.base}/app/kopplingar")
+    card = page.locator(f"#koppling-{link.id}")
+    text = card.inner_text()
+    assert "Ärendenumret nämns" in text  # the linker's signal, in Swedish
+    assert "Mobbning i skolan" in text  # the candidate ärende's item
+    assert arende_a in text
+    env.screenshot(page, "08-kopplingar")
+    card.get_by_role("button", name=f"Koppla till {arende_a}").click()
+    page.wait_for_url(re.compile("/app/kopplingar\\?klar=kopplad"))
+    assert page.locator(f"#koppling-{link.id}").count() == 0
+    assert env.rt.store.get_item(b_id).arende_id == arende_a
+    assert ("user:anna", "link_accepted") in audit_actions(env.rt, b_id)
