@@ -35,7 +35,9 @@ SIGNALS = {
     "within_window": "Inom tidsfönstret", "outside_window": "Utanför tidsfönstret",
     "sms_continuity": "SMS-fortsättning", "same_category": "Samma huvudkategori",
     "other_category": "Annan huvudkategori", "text_similarity": "Liknande text",
-    "relative": "Skriver för en anhörig",
+    "relative": "Skriver för en anhörig", "same_email": "Samma e-postadress",
+    "same_phone": "Samma telefonnummer", "same_personnummer": "Samma personnummer",
+    "same_name_address": "Samma namn och adress", "same_name": "Samma namn",
 }
 
 

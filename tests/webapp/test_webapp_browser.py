@@ -312,7 +312,7 @@ def link_review_step(page, env) -> None:
     page.goto(f"{env.base}/app/kopplingar")
     card = page.locator(f"#koppling-{link.id}")
     text = card.inner_text()
-    assert "Ärendenumret nämns" in text  # the linker's signal, in Swedish
+    assert "Ärendenumret nämns" in text and "Samma namn" in text  # signals, in Swedish
     assert "Mobbning i skolan" in text  # the candidate ärende's item
     assert arende_a in text
     env.screenshot(page, "08-kopplingar")
