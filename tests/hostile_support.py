@@ -3,7 +3,8 @@
 Shared by the tests in ``tests/hostile/`` and by ``benchmarks/hostile_report.py``
 (which writes docs/hostile-input.md), so the report counts exactly what the
 tests check. An input may be normalised, or rejected with a reason code; any
-other exception is a crash, and crashes must be 0.
+other exception is a crash, and crashes must be 0. An attachment the OCR cannot
+read well enough holds the item for registratur review, with its reason code.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from tests_support import sdist
 from channels.scan import fields
 from dedupe.arende_number import FINDER, check_char, find_numbers
 from ingest.config import Settings
-from ingest.errors import InputRejected
+from ingest.errors import InputRejected, NeedsReview
 from ingest.model import Channel, ChannelMeta
 from ingest.normalisers import normalise
 
@@ -96,6 +97,8 @@ def outcome(raw: bytes, settings: Settings) -> Outcome:
         fields.extract(message.full_text, letterhead(settings))
     except InputRejected as exc:
         return Outcome("rejected", (exc.reason.value,))
+    except NeedsReview as exc:  # kept and held for a person, with its reason code
+        return Outcome("review", (exc.reason.value,))
     except Exception as exc:
         where = traceback.extract_tb(exc.__traceback__)[-1]
         return Outcome("crash", crash=f"{type(exc).__name__} at {where.filename}:{where.lineno}")
@@ -108,6 +111,7 @@ class CorpusFigures:
 
     inputs: int = 0
     normalised: int = 0
+    review: int = 0
     rejected: int = 0
     crashes: list[str] = field(default_factory=list)
     reasons: Counter[str] = field(default_factory=Counter)
@@ -123,6 +127,8 @@ def run_corpus(inputs: dict[str, bytes], settings: Settings) -> CorpusFigures:
             figures.crashes.append(f"{name}: {result.crash}")
         elif result.kind == "rejected":
             figures.rejected += 1
+        elif result.kind == "review":
+            figures.review += 1
         else:
             figures.normalised += 1
         figures.reasons.update(set(result.reasons))
