@@ -7,6 +7,7 @@ A missing server binary skips locally and fails under CI (``CI`` set).
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -237,3 +238,14 @@ def web_server():
     for server, thread in servers:
         server.should_exit = True
         thread.join(5)
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """Everything the product logs during the test, as JSON lines (for privacy checks)."""
+    from ingest.logs import configure
+
+    buf = io.StringIO()
+    configure(level="DEBUG", process="test", stream=buf, force=True)
+    yield buf
+    configure(level="WARNING", process="test", force=True)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 
-import pytest
 from click.testing import CliRunner
 from pipeline_support import downstream, running_pipeline, wait_for_state
 from sqlalchemy import select
@@ -16,7 +14,6 @@ from ingest.app import Runtime
 from ingest.cli import main
 from ingest.db import Publication
 from ingest.governance.db import PersonRef
-from ingest.logs import configure
 from ingest.model import Channel, ChannelMeta
 
 PNR = "19121212-1212"
@@ -30,14 +27,6 @@ def mail(n: int, subject: str, body: str, sender: str = "a@example.se") -> bytes
 
 def meta(sender: str = "a@example.se") -> ChannelMeta:
     return ChannelMeta(channel=Channel.EMAIL, transport="smtp", envelope_from=sender)
-
-
-@pytest.fixture
-def log_stream():
-    buf = io.StringIO()
-    configure(level="DEBUG", process="test", stream=buf, force=True)
-    yield buf
-    configure(level="WARNING", process="test", force=True)
 
 
 def cli_env(settings) -> dict[str, str]:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 
-import pytest
 from pipeline_support import running_pipeline, wait_for_state
 
 from ingest.app import Runtime
-from ingest.logs import configure, mask_personnummer
+from ingest.logs import mask_personnummer
 from ingest.model import Channel, ChannelMeta
 
 PNR = "19121212-1212"
@@ -17,14 +15,6 @@ MARKER = "Kronobergsgatan-hemlig-text"
 MAIL = (f"From: Dora <dora@example.se>\r\nTo: kontaktcenter@stockholm.se\r\n"
         f"Subject: Ang. {PNR}\r\nMessage-ID: <priv@example.se>\r\n\r\n"
         f"Mitt personnummer är {PNR} och {MARKER}.\r\n").encode()
-
-
-@pytest.fixture
-def log_stream():
-    buf = io.StringIO()
-    configure(level="DEBUG", process="test", stream=buf, force=True)
-    yield buf
-    configure(level="WARNING", process="test", force=True)
 
 
 class Leaky:

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
 
-import pytest
 from pipeline_support import running_pipeline, wait_for_state
 from sms_support import AUTH_TOKEN, CITIZEN, inbound_params, post_form, twilio_error
 
 from ingest.app import Runtime
-from ingest.logs import configure
 
 MARKER = "Kronobergsgatan-hemlig-sms-text"
-
-
-@pytest.fixture
-def log_stream():
-    buf = io.StringIO()
-    configure(level="DEBUG", process="test", stream=buf, force=True)
-    yield buf
-    configure(level="WARNING", process="test", force=True)
 
 
 def test_sms_run_logs_only_masked_numbers(sms_settings, serve_web, twilio_env, mock_twilio,
