@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import shutil
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
@@ -20,7 +22,7 @@ from pipeline_support import running_pipeline, wait_for_state
 
 from channels.email.scanconfig import FaxGatewayConfig
 from channels.scan import evaluation, review
-from ingest import ack
+from ingest.ack import service as ack_service
 from ingest.app import Runtime
 from ingest.config import Settings, load_settings
 from ingest.errors import ConfigError, NeedsReview
@@ -161,8 +163,11 @@ def test_gateway_rules_and_the_gateway_is_never_the_contact(settings) -> None:
     assert (seen.channel, seen.transport, seen.envelope_from) == (
         Channel.FAX, "smtp", "noreply@fax.stockholm.se")
     assert seen.detail["received_as"] == "email" and seen.detail["fax_gateway"] == "faxtjänsten"
-    plan = ack.plan(message, gw_meta, settings.kcs.outbound, {})
-    assert plan["planned"] is False and plan["to"] is None
+    plan = ack_service.plan_for(cfg, message, seen, flags={}, classification={},
+                                received_at=datetime.now(UTC), is_opted_out=lambda _: False)
+    # The fax names only a postal address: a printed letter, never a mail to the gateway.
+    assert (plan["planned"], plan["channel"]) == (True, "letter")
+    assert "fax.stockholm.se" not in json.dumps(plan)
 
     not_a_fax = raw_mail([("fax.tif", "image/tiff", fax)], body="", subject="Veckorapport",
                          sender="noreply@fax.stockholm.se")
