@@ -129,3 +129,20 @@ def sdist(project: str, version: str) -> Path:
         if not target.exists():  # another worker may have won the race
             shutil.move(str(unpacked[0]), target)
         return target
+
+
+def pdf_file(objects: list[bytes], trailer_extra: bytes = b"", version: bytes = b"1.4") -> bytes:
+    """Numbered objects, a cross-reference table and a trailer: a PDF file written by hand,
+    so tests can build exactly the (broken, hostile or minimal) PDF they need."""
+    out = bytearray(b"%PDF-" + version + b"\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += (b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n"
+            % (len(objects) + 1, trailer_extra, xref))
+    return bytes(out)

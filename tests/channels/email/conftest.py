@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests_support import pdf_file
 from tests_support import sdist as _sdist
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -81,7 +82,7 @@ def build_pdf(pages: list[str], *, encrypt: bool = False) -> bytes:
         objects.append(b"<< /Filter /Standard /V 1 /R 2 /O <" + b"5a" * 32 + b"> /U <"
                        + b"c3" * 32 + b"> /P -3904 >>")
         extra = b" /Encrypt %d 0 R /ID [<%s><%s>]" % (len(objects), b"ab" * 16, b"ab" * 16)
-    return _pdf_file(objects, extra)
+    return pdf_file(objects, extra)
 
 
 def build_flate_pdf(compressed: bytes) -> bytes:
@@ -99,23 +100,7 @@ def build_flate_pdf(compressed: bytes) -> bytes:
         b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(compressed) + compressed
         + b"\nendstream",
     ]
-    return _pdf_file(objects)
-
-
-def _pdf_file(objects: list[bytes], trailer_extra: bytes = b"") -> bytes:
-    """Numbered objects, a cross-reference table and a trailer: a PDF file."""
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += (b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n"
-            % (len(objects) + 1, trailer_extra, xref))
-    return bytes(out)
+    return pdf_file(objects)
 
 
 @pytest.fixture(scope="session")

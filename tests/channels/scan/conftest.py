@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from tests_support import pdf_file
 
 from channels.scan import evaluation
 from channels.scan.ocr import OcrEngine, OcrPage, OcrSettings
@@ -106,18 +107,7 @@ def huge_png(width: int = 20_000, height: int = 20_000) -> bytes:
 
 
 def _pdf(objects: list[bytes]) -> bytes:
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_file(objects, version=b"1.7")
 
 
 def flate_bomb_pdf(inflated_bytes: int = 640 * 2**20) -> bytes:
