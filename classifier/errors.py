@@ -1,7 +1,7 @@
 """Errors of the classifier package, as one shallow tree.
 
     ClassifierError
-    ├── TaxonomyError (also ValueError)   a config file is wrong: file, key path, line
+    ├── TaxonomyError (also ingest's ConfigError, ValueError)   a config file is wrong
     │   └── ClassifierConfigError          ... and that file is config/classifier.yaml
     └── CorpusError                        the training corpus cannot be used
 
@@ -11,23 +11,23 @@ without parsing message strings.
 
 from __future__ import annotations
 
+from ingest.errors import ConfigError
+
 
 class ClassifierError(Exception):
     """Root of every error the classifier raises on purpose."""
 
 
-class TaxonomyError(ClassifierError, ValueError):
-    """A configuration file is wrong; the message names the file, key path and line."""
+class TaxonomyError(ConfigError, ClassifierError, ValueError):
+    """A configuration file is wrong; the message names the file, key path and line.
+
+    It is the product's ConfigError (one place formats where a config is wrong),
+    so start-up reports it like any other configuration error.
+    """
 
     def __init__(self, message: str, *, file: str | None = None, key: str | None = None,
                  line: int | None = None) -> None:
-        where = ":".join(str(p) for p in (file, line) if p is not None)
-        prefix = f"{where}: " if where else ""
-        keypart = f"{key}: " if key else ""
-        super().__init__(f"{prefix}{keypart}{message}")
-        self.file = file
-        self.key = key
-        self.line = line
+        super().__init__(message, file=file, key=key, line=line)
         self.detail = message
 
 

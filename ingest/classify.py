@@ -30,8 +30,8 @@ def load_classifier(settings: Settings) -> Any:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             clf = Classifier.load_or_train(model_dir, settings.config_dir, settings.corpus_dir)
-        except TaxonomyError as exc:
-            raise ConfigError(exc.detail, file=exc.file, key=exc.key, line=exc.line) from exc
+        except TaxonomyError:
+            raise  # already a ConfigError naming the file, key and line
         except ClassifierError as exc:
             raise ConfigError(f"classifier: {exc}") from exc
     log.info("classify.model_ready", version=clf.model_version)
