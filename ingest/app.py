@@ -18,7 +18,7 @@ from ingest.db import Intake as IntakeRow
 from ingest.db import Item
 from ingest.intake import Intake
 from ingest.model import utcnow
-from ingest.stages import COLUMN, STAGES, START_ACTOR, actor_name
+from ingest.stages import COLUMN, STAGES, actor_name, stage_queue
 from ingest.store import Store
 
 
@@ -79,7 +79,8 @@ class Runtime:
             row.reason_code = None
             row.reason_detail = None
             row.updated_at = utcnow()
-            self.store.add_outbox(session, intake_id, self.settings.kcs.pipeline.queue,
+            self.store.add_outbox(session, intake_id,
+                                  stage_queue(self.settings.kcs.pipeline.queue, following),
                                   actor_name(following), {"args": [intake_id]})
         return following
 
@@ -92,13 +93,13 @@ class Runtime:
             if row.state not in {"dead", "rejected"}:
                 raise ValueError(f"item {intake_id} is {row.state}, not a dead letter")
             stage = row.stage if row.state == "dead" and row.stage in STAGES else "normalise"
-            actor = START_ACTOR if stage == "normalise" else actor_name(stage)
             row.state = "accepted"
             row.reason_code = None
             row.reason_detail = None
             row.updated_at = utcnow()
-            self.store.add_outbox(session, intake_id, self.settings.kcs.pipeline.queue, actor,
-                                  {"args": [intake_id]})
+            self.store.add_outbox(session, intake_id,
+                                  stage_queue(self.settings.kcs.pipeline.queue, stage),
+                                  actor_name(stage), {"args": [intake_id]})
         return stage
 
     def assign(self, intake_id: str, label: dict[str, Any], *, actor: str,

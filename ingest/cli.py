@@ -117,10 +117,14 @@ def worker(processes: int, threads: int) -> None:
     from dramatiq.cli import main as dramatiq_main
 
     from ingest.config import load_settings
+    from ingest.stages import pipeline_queues
 
-    queue = load_settings().kcs.pipeline.queue
+    queues = pipeline_queues(load_settings().kcs.pipeline.queue)
+    # An idle queue is polled with growing pauses up to this; with a queue per stage
+    # each hop of a quiet item could otherwise wait up to Dramatiq's default second.
+    os.environ.setdefault("dramatiq_worker_timeout", "250")
     sys.argv = ["dramatiq", "ingest.worker", "--processes", str(processes), "--threads",
-                str(threads), "--queues", queue]
+                str(threads), "--queues", *queues]
     sys.exit(dramatiq_main())
 
 

@@ -55,7 +55,7 @@ from ingest.model import (
 from ingest.normalisers import normalise
 from ingest.relay import SentMarker, enqueue_row
 from ingest.routing import place, route
-from ingest.stages import COLUMN, STAGES, actor_name
+from ingest.stages import COLUMN, STAGES, actor_name, stage_priority, stage_queue
 from ingest.store import Store
 
 log = get_logger("pipeline")
@@ -143,8 +143,8 @@ class Pipeline:
 
             handler.__name__ = f"stage_{stage}"
             actors[stage] = dramatiq.actor(
-                handler, actor_name=actor_name(stage), queue_name=self.queue,
-                broker=self.broker, max_retries=cfg.max_retries,
+                handler, actor_name=actor_name(stage), queue_name=stage_queue(self.queue, stage),
+                priority=stage_priority(stage), broker=self.broker, max_retries=cfg.max_retries,
                 min_backoff=cfg.min_backoff_ms, max_backoff=cfg.max_backoff_ms,
                 time_limit=cfg.stage_time_limit_ms, on_retry_exhausted=DEAD_LETTER_ACTOR)
 
@@ -249,8 +249,9 @@ class Pipeline:
                      for queue in result.get("queues") or [result["queue"]]]
         index = STAGES.index(stage)
         if index + 1 < len(STAGES):
-            rows.append(Outbox(intake_id=intake_id, queue=self.queue,
-                               actor=actor_name(STAGES[index + 1]),
+            following = STAGES[index + 1]
+            rows.append(Outbox(intake_id=intake_id, queue=stage_queue(self.queue, following),
+                               actor=actor_name(following),
                                payload={"args": [intake_id]}, created_at=utcnow(),
                                sent_at=None, attempts=0))
         session.add_all(rows)

@@ -1,7 +1,16 @@
-"""Names of the pipeline stages, in order, and where each stores its result.
+"""Names of the pipeline stages, in order, where each stores its result, and
+which broker queue carries it.
 
 Kept apart from ``ingest.pipeline`` so that intake, the relay and the CLI can
 name stages without importing the stage logic.
+
+Every stage after the first has a queue of its own and a higher priority
+than the one before it. Broker queues are first in, first out: on one shared
+queue, an item's next stage waits behind the first stage of everything that
+arrived meanwhile, so in a surge nothing finishes until the whole backlog has
+been normalised. With a queue per stage, a worker takes work already begun
+before new work (Dramatiq runs prefetched messages by actor priority), and
+items finish in roughly the order they arrived.
 """
 
 from __future__ import annotations
@@ -19,6 +28,22 @@ def actor_name(stage: str) -> str:
 
 
 START_ACTOR = actor_name(STAGES[0])
+
+
+def stage_queue(base: str, stage: str) -> str:
+    """Broker queue of ``stage``: the first stage on ``pipeline.queue`` itself (where
+    intake puts new items), each later one on ``<pipeline.queue>.<stage>``."""
+    return base if stage == STAGES[0] else f"{base}.{stage}"
+
+
+def stage_priority(stage: str) -> int:
+    """Dramatiq priority of a stage's actor: lower runs first, so later stages win."""
+    return len(STAGES) - STAGES.index(stage)
+
+
+def pipeline_queues(base: str) -> tuple[str, ...]:
+    """Every queue a pipeline worker consumes (the dead-letter actor is on ``base``)."""
+    return tuple(stage_queue(base, s) for s in STAGES)
 
 
 def next_stage(done_columns: set[str]) -> str | None:

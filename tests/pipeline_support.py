@@ -16,7 +16,7 @@ from ingest.app import Runtime
 from ingest.broker import make_broker
 from ingest.config import Settings
 from ingest.relay import Relay
-from ingest.stages import TERMINAL_STATES
+from ingest.stages import TERMINAL_STATES, pipeline_queues
 
 
 @contextmanager
@@ -25,7 +25,7 @@ def running_pipeline(rt: Runtime, classifier: Any = None, *, stall_s: float = 60
     """A Dramatiq worker (threads in this process) and the outbox relay, until exit."""
     rt._broker = make_broker(rt.settings)  # a fresh broker: actors are declared anew
     pipeline = rt.pipeline(classifier)
-    worker = dramatiq.Worker(rt.broker, queues={rt.settings.kcs.pipeline.queue},
+    worker = dramatiq.Worker(rt.broker, queues=set(pipeline_queues(rt.settings.kcs.pipeline.queue)),
                              worker_threads=threads, worker_timeout=100)
     worker.start()
     stop = threading.Event()

@@ -231,3 +231,25 @@ def test_held_for_review_waits_for_registratur_then_goes_on(settings, monkeypatc
         assert wait_for_state(rt, receipt.intake_id) == "done"
     [item] = downstream(settings.effective_redis_url(), QUEUE)
     assert item["subject"] == "Rättad rubrik"
+
+
+def test_under_a_backlog_items_finish_in_arrival_order_not_after_the_whole_backlog(
+        settings, monkeypatch) -> None:
+    """Registratur's view of a surge: the first letters in are the first handled.
+
+    On one first-in-first-out queue, an item's second stage would wait behind the
+    first stage of every later arrival, and nothing would finish until the whole
+    backlog was normalised. Each stage has its own queue, later stages first.
+    """
+    monkeypatch.setenv("KCS_FAULT_DELAY", "normalise:0.05")  # normalising takes a while
+    rt = Runtime.build(settings)
+    ids = [rt.intake.accept(mail(n, sender=f"person{n}@example.se"),
+                            email_meta(f"person{n}@example.se")).intake_id for n in range(80)]
+    with running_pipeline(rt):
+        wait_for_state(rt, ids[0], timeout=60)
+        untouched = sum(rt.store.get_intake(i).state == "accepted" for i in ids)
+        for intake_id in ids:
+            assert wait_for_state(rt, intake_id, timeout=120) == "done"
+    assert untouched >= 40, f"only {untouched} of 80 not yet begun when the first was done"
+    done_order = sorted(ids, key=lambda i: rt.store.get_intake(i).updated_at)
+    assert done_order.index(ids[0]) < 10
