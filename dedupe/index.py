@@ -28,6 +28,8 @@ from ingest.db import Arende
 from ingest.model import as_utc
 
 MAX_MERGE_HOPS = 10
+# Identity keys read per candidate ärende (e-mails, phones, names of everyone in it).
+IDENTITY_ROWS_PER_CANDIDATE = 32
 
 
 def resolve(session: Session, arende_id: str) -> str:
@@ -93,11 +95,13 @@ def candidates(session: Session, ev: Evidence, policy: LinkingConfig,
         c.arende_id))[:policy.max_candidates]
     chosen = {c.arende_id: c for c in ranked}
     members = _members(session, chosen, arenden)
+    # Every chosen candidate's identity keys: one missing would hide an identity
+    # conflict, and then a look-alike text from another person would link on its own.
     identity_rows = session.execute(
         select(LinkKey.key, LinkKey.arende_id)
         .where(LinkKey.arende_id.in_(list(members)), not_(LinkKey.key.like("lsh:%")),
                not_(LinkKey.key.like("ref:%")))
-        .limit(policy.max_key_hits))
+        .limit(policy.max_key_hits + IDENTITY_ROWS_PER_CANDIDATE * len(members)))
     own = ev.identity.all()
     for key, arende_id in identity_rows:
         c = chosen[members[arende_id]]
@@ -111,11 +115,14 @@ def candidates(session: Session, ev: Evidence, policy: LinkingConfig,
             chosen[arende_id].refs = sorted(k for k in keys if k.startswith("ref:"))
             chosen[arende_id].threaded = any(k.startswith("mid:") for k in keys)
     if ev.signature is not None:
-        lsh_hit = {a for a, keys in hits.items() if any(k.startswith("lsh:") for k in keys)}
+        # Every chosen candidate's texts, not only those whose band keys were among the
+        # capped band hits: a popular text (a crisis, a form letter) shares its bands
+        # with hundreds of ärenden, and the sender's own earlier ärende must still be
+        # compared, or another citizen's similar text outscores it.
         rows = session.execute(
             select(LinkText.arende_id, LinkText.signature)
-            .where(LinkText.arende_id.in_([m for m, f in members.items() if f in lsh_hit]))
-            .order_by(LinkText.created_at.desc()).limit(policy.max_key_hits)) if lsh_hit else []
+            .where(LinkText.arende_id.in_(list(members)))
+            .order_by(LinkText.created_at.desc()).limit(policy.max_key_hits))
         for arende_id, data in rows:
             c = chosen[members[arende_id]]
             value = minhash.similarity(ev.signature, minhash.from_bytes(data))

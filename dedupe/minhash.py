@@ -17,14 +17,17 @@ import unicodedata
 
 import numpy as np
 
-_PRIME = (1 << 61) - 1
 _SEED = 20261123
 
 
 def _params(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Multiply-add-shift hashing (Dietzfelbinger): h(x) = ((a*x + b) mod 2^64) >> 32,
+    a odd. uint64 arithmetic wraps mod 2^64 by itself. (An earlier (a*x + b) mod p with
+    a < 2^31 barely permuted 32-bit shingles: every hash kept their order, so the 64
+    minima were nearly the same sample and the estimate was off by 0.25 on average.)"""
     rng = np.random.default_rng(_SEED)
-    a = rng.integers(1, 1 << 31, size=n, dtype=np.uint64)
-    b = rng.integers(0, 1 << 31, size=n, dtype=np.uint64)
+    a = (rng.integers(0, 1 << 63, size=n, dtype=np.uint64) << np.uint64(1)) | np.uint64(1)
+    b = rng.integers(0, 1 << 63, size=n, dtype=np.uint64) << np.uint64(1)
     return a, b
 
 
@@ -59,9 +62,8 @@ def signature(text: str, k: int, n: int) -> np.ndarray | None:
         _CACHE[n] = _params(n)
     a, b = _CACHE[n]
     x = np.fromiter(grams, dtype=np.uint64, count=len(grams))
-    # (a*x + b) mod p in 64 bits: a, x < 2^32, so a*x < 2^63 and no overflow.
-    hashed = (a[:, None] * x[None, :] + b[:, None]) % np.uint64(_PRIME)
-    return (hashed.min(axis=1) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    hashed = (a[:, None] * x[None, :] + b[:, None]) >> np.uint64(32)
+    return hashed.min(axis=1).astype(np.uint32)
 
 
 def band_keys(sig: np.ndarray, bands: int, rows: int) -> list[str]:

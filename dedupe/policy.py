@@ -64,7 +64,7 @@ class Similarity(_Strict):
     # the classifier cannot know the topic of a follow-up that does not name it.
     category_min_chars: int = Field(45, ge=0)
     floor: float = Field(0.4, ge=0, le=1)  # Jaccard below this adds nothing
-    full: float = Field(0.8, gt=0, le=1)   # at or above this, the full weight
+    full: float = Field(0.75, gt=0, le=1)   # at or above this, the full weight
 
 
 class Windows(_Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -180,6 +181,35 @@ def test_cross_channel_duplicates_new_matter_ocr_and_hijack(trained_classifier, 
     assert result.decisions["b"] == "duplicate"
     assert got["e"] != got["a"] and got["f"] != got["a"]
     assert result.decisions["f"] in ("review", "new")
+    assert result.ok
+
+
+CRISIS_TEXT = ("Vattnet står 20 cm i källaren på Sveavägen 12 sedan i natt och hela "
+               "huset är drabbat av översvämningen efter stormen.")
+CRISIS = {"id": "X2", "expected_groups": [[f"c{i}"] for i in range(24) if i != 7]
+          + [["c7", "again"]], "messages": [
+    *(_msg(f"c{i}", "email", i, f"{CRISIS_TEXT}\n\nMvh Invånare {i}", subject="Översvämning",
+           from_email=f"invanare{i}@example.se", message_id=f"<c{i}@example.se>")
+      for i in range(24)),
+    _msg("again", "email", 30, CRISIS_TEXT.replace("sedan", "ända sedan")
+         + " Jag skriver igen, det är bråttom!\n\nMvh Invånare 7", subject="Översvämning",
+         from_email="invanare7@example.se", message_id="<again@example.se>"),
+]}
+
+
+def test_in_a_crisis_the_senders_own_arende_wins_over_look_alike_texts(make_settings) -> None:
+    """Two dozen citizens send the same text, so its band keys point at more ärenden
+    than one lookup reads; the one who writes again still joins their own ärende (their
+    e-mail and text), not a look-alike from someone else."""
+    settings = make_settings()
+    tight = settings.linking.model_copy(update={"max_key_hits": 40})
+    replayer = Replayer(dataclasses.replace(settings, linking=tight), None)
+    try:
+        result = replayer.run_one(CRISIS, 0)
+    finally:
+        replayer.close()
+    assert result.arende_of["again"] == result.arende_of["c7"], result.explanations["again"]
+    assert result.decisions["again"] == "link"
     assert result.ok
 
 
