@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -22,6 +23,7 @@ import hostile_support as hs  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 from ingest.config import load_settings  # noqa: E402
+from ingest.errors import InputRejected, NeedsReview  # noqa: E402
 
 FUZZ_EXAMPLES = 2000
 ATHERIS_RUNS = 20000
@@ -81,16 +83,58 @@ def atheris_counts() -> list[tuple[str, int, int, str]]:
     return rows
 
 
-def clamav_status() -> str:
-    """What ClamAV can do on this machine without downloaded signature databases."""
-    binary = shutil.which("clamscan")
+def virus_scan_rows(settings_: object) -> tuple[str, list[str]]:
+    """Every corpus through the scan stage's own code against a private clamd with
+    ClamAV's test signature: (engine version, table rows)."""
+    from tests_support import free_port
+
+    from ingest.antivirus import (
+        Scanner,
+        ScanObject,
+        VirusScanConfig,
+        extracted_objects,
+    )
+    from ingest.normalisers import normalise
+
+    binary = shutil.which("clamd")
     if binary is None:
-        return "clamscan is not installed (Debian package clamav)."
-    with tempfile.TemporaryDirectory() as empty:
-        run = subprocess.run([binary, "-d", empty, str(hs.CLAMAV_TESTFILES / "clam.exe")],
-                             capture_output=True, text=True)
-    first = (run.stderr or run.stdout).strip().splitlines()[0]
-    return f"`clamscan -d <empty dir> clam.exe` exits {run.returncode}: `{first}`"
+        return "clamd is not installed (Debian package clamav-daemon)", []
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        server = hs.ClamdServer.create(binary, Path(tmp), free_port())
+        server.start()
+        try:
+            scanner = Scanner(VirusScanConfig(enabled=True, clamd=server.address))
+            version = scanner.client.version()
+            for name, inputs in hs.corpora().items():
+                verdicts: Counter[str] = Counter()
+                signatures: Counter[str] = Counter()
+                seconds = 0.0
+                for label, raw in inputs.items():
+                    started = time.perf_counter()
+                    verdict = scanner.check([ScanObject("raw original", label, raw)])
+                    seconds += time.perf_counter() - started
+                    if verdict.state != "infected":
+                        try:
+                            message, blobs = normalise(raw, hs.smtp_meta(), settings_)
+                        except (InputRejected, NeedsReview):
+                            message, blobs = None, {}
+                        if message is not None:
+                            started = time.perf_counter()
+                            verdict = verdict.merge(scanner.check(extracted_objects(
+                                [(a.sha256, a.content_type) for a in message.attachments],
+                                blobs)))
+                            seconds += time.perf_counter() - started
+                    verdicts[verdict.state] += 1
+                    if verdict.signature:
+                        signatures[verdict.signature.split(" (")[0]] += 1
+                found = ", ".join(f"`{sig}` {n}" for sig, n in signatures.most_common()) or "—"
+                rows.append(f"| {name} | {len(inputs)} | {verdicts['infected']} | "
+                            f"{verdicts['inconclusive']} | {verdicts['clean']} | "
+                            f"{seconds / max(1, len(inputs)) * 1000:.1f} | {found} |")
+        finally:
+            server.stop()
+    return version, rows
 
 
 def main() -> None:
@@ -104,6 +148,7 @@ def main() -> None:
         corpus_rows.append(f"| {name} | {figures.inputs} | {figures.normalised} | "
                            f"{figures.review} | {figures.rejected} | "
                            f"{len(figures.crashes)} | {reasons} |")
+    clamd_version, scan_rows = virus_scan_rows(settings_)
     fuzz_rows = [f"| {name} | {n} | 0 |" for name, n in hypothesis_counts(settings_)]
     atheris_rows = [f"| {t} | {runs} | {cov} | {outcome} |"
                     for t, runs, cov, outcome in atheris_counts()]
@@ -144,21 +189,34 @@ to an ordinary mail. Spam is not dropped: it becomes an item a person judges.
 
 Seeded with the hand-written sample mails in `tests/samples/email`.
 
-## ClamAV
+## Virus scan stage (ClamAV)
 
-{clamav_status()}
+Every corpus above, through the scan stage's own code (`ingest/antivirus.py`: the raw
+original first, then each object the normaliser extracted) against a private clamd
+({clamd_version}) loaded with ClamAV's own test signature database
+(`tests/hostile/clamav/clamav.hdb`, from the ClamAV source; its README says where
+from). *Quarantined* items become `rejected` with `malware_found`; *held* ones wait
+for review with `virus_scan_inconclusive`. Time is clamd's (both scans, over loopback
+TCP) per input, normalising not included.
 
-ClamAV 1.4.6 (Debian) has no built-in signatures: neither `clamscan` nor
-`clamd` starts without a database (`main`/`daily`/`bytecode`), and `freshclam`
-cannot reach the signature mirror from this machine (only package registries
-are reachable; Debian no longer ships a signature package). So detection of
-the clamav-testfiles by a real ClamAV database is **not demonstrated here**.
-A signature generated locally from the test file (`sigtool --md5 clam.exe`)
-would only show that our plumbing works, not that ClamAV detects the files,
-and is deliberately not offered as proof. What the corpus run above does show:
-all {len(hs.corpora()['clamav-testfiles as attachments'])} ClamAV test containers
-(zip, 7z, cab, rtf,
-pdf, OLE, TNEF, mbox …) pass through the e-mail normaliser without a crash.
+| corpus | inputs | quarantined | held for review | clean | clamd ms per input | signatures |
+|---|---|---|---|---|---|---|
+{chr(10).join(scan_rows)}
+
+What this shows: the real clamd, reading every container of Debian's
+clamav-testfiles (packers, archives, mail encodings, OLE, PDF, RTF, TNEF, CHM …),
+finds ClamAV's test file in each, both when the file is the whole message and when
+it is attached, and the stage quarantines them all; the other corpora (real spam,
+malformed mail) give no false quarantine against this one-signature database. What
+it does not show: how well ClamAV detects real malware. That depends on the
+official databases (`main`, `daily`, `bytecode`), which `freshclam` downloads in
+production and which this build machine cannot reach (only package registries are
+reachable, and Debian ships no signature package). `make test` runs the same stage
+against the same clamd (`tests/hostile/test_virus_scan.py`): every test container
+quarantined with its original kept and nothing published or acknowledged, clean mail
+passing, clamd's size limits holding items for review, items waiting while clamd is
+down and going on when it is back, the blob API and the staff screens refusing the
+quarantined original.
 """)
     print(f"wrote {out}")
 

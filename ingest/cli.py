@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import click
 from rich.console import Console
@@ -413,7 +413,21 @@ def check_config() -> None:
                f"database: {settings.database_url.split('@')[-1]}\n"
                f"routes: {len(settings.routing.routes)} + default\n"
                f"districts: {len(settings.districts.codes) if settings.districts else 0}\n"
-               f"blob encryption: {settings.blob_keys.current or 'off (set KCS_BLOB_KEYS)'}")
+               f"blob encryption: {settings.blob_keys.current or 'off (set KCS_BLOB_KEYS)'}\n"
+               f"virus scan: {_virus_scan_status(settings)}")
+
+
+def _virus_scan_status(settings: Any) -> str:
+    """``off``, or what clamd says about itself, or why it cannot be asked."""
+    from ingest.antivirus import ClamdClient, ScannerUnavailable
+
+    cfg = settings.kcs.virus_scan
+    if not cfg.enabled:
+        return "off (virus_scan.enabled in kcs.yaml)"
+    try:
+        return f"clamd at {cfg.clamd}: {ClamdClient(cfg.clamd, 5).version()}"
+    except ScannerUnavailable as exc:
+        return f"NOT READY: {exc}"
 
 
 from ingest.webapp.cli import users_group  # noqa: E402  (kcs users …)

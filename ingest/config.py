@@ -35,6 +35,7 @@ from pydantic import (
 from channels.email.scanconfig import EmailScansConfig
 from dedupe.policy import LinkingConfig
 from ingest.ack.config import AckConfig
+from ingest.antivirus import VirusScanConfig
 from ingest.crypto import ENV as KEYS_ENV
 from ingest.crypto import BlobKeyError, KeyRing
 from ingest.districts import Districts
@@ -297,6 +298,7 @@ class KcsConfig(_Strict):
     governance: GovernanceConfig = GovernanceConfig()
     email_scans: EmailScansConfig = EmailScansConfig()
     ack: AckConfig = AckConfig()
+    virus_scan: VirusScanConfig = VirusScanConfig()
 
 
 FLAG_NAMES = ("sekretess", "akut", "myndighetsutovning", "tolk", "anonym")

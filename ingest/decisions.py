@@ -39,9 +39,13 @@ def _codes(value: Any) -> Any:
 def summary(stage: str, result: dict[str, Any]) -> dict[str, Any]:
     """The codes of one stage result worth keeping in the audit log."""
     if stage == "normalise":
-        return {"attachments": len(result.get("attachments") or ()),
-                "problems": _codes(result.get("problems") or []),
-                "postal_address": bool((result.get("sender") or {}).get("postal_address"))}
+        out = {"attachments": len(result.get("attachments") or ()),
+               "problems": _codes(result.get("problems") or []),
+               "postal_address": bool((result.get("sender") or {}).get("postal_address"))}
+        if result.get("virus_scan"):
+            scan = result["virus_scan"]
+            out["virus_scan"] = {k: scan.get(k) for k in ("verdict", "signature", "objects")}
+        return out
     out = {k: _codes(result[k]) for k in _KEEP.get(stage, ()) if k in result}
     if stage == "link":  # which signals counted, and the candidate left for review
         out["signals"] = [[e.get("signal"), e.get("points")]

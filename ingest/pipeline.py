@@ -36,7 +36,7 @@ from channels.sms import continuity as sms_continuity
 from channels.sms import state as sms_state
 from dedupe import commit as link_commit
 from dedupe import linker
-from ingest import audit, contract, decisions, metrics
+from ingest import antivirus, audit, contract, decisions, metrics
 from ingest.ack import service as ack_service
 from ingest.blobs import BlobStore
 from ingest.config import Settings
@@ -53,6 +53,7 @@ from ingest.model import (
     utcnow,
 )
 from ingest.normalisers import normalise
+from ingest.reasons import ReasonCode
 from ingest.relay import SentMarker, enqueue_row
 from ingest.routing import place, route
 from ingest.stages import COLUMN, STAGES, actor_name, stage_priority, stage_queue
@@ -122,6 +123,7 @@ class Pipeline:
         self.classifier: Classifier = classifier or PlaceholderClassifier()
         self.queue = settings.kcs.pipeline.queue
         self.sent = SentMarker(store)
+        self.scanner = antivirus.Scanner(settings.kcs.virus_scan)
         self.stages: dict[str, StageFn] = {
             "normalise": self._normalise, "classify": self._classify, "link": self._link,
             "route": self._route, "publish": self._publish, "acknowledge": self._acknowledge,
@@ -194,8 +196,13 @@ class Pipeline:
         try:
             result = self.stages[stage](view)
         except InputRejected as exc:
-            self.store.set_state(intake_id, "rejected", stage=stage,
-                                 reason_code=exc.reason.value, reason_detail=exc.detail[:500])
+            with self.store.transaction() as session:
+                session.execute(update(Intake).where(Intake.id == intake_id).values(
+                    state="rejected", stage=stage, reason_code=exc.reason.value,
+                    reason_detail=exc.detail[:500], updated_at=utcnow()))
+                audit.record(session, actor=audit.SYSTEM, action=f"pipeline.{stage}",
+                             intake_id=intake_id, reason=exc.reason.value,
+                             detail={"rejected": True})
             metrics.STAGE_RESULTS.labels(stage=stage, result="rejected").inc()
             log.info("pipeline.rejected", intake_id=intake_id, stage=stage,
                      reason=exc.reason.value)
@@ -262,16 +269,37 @@ class Pipeline:
 
     def _normalise(self, view: View) -> dict[str, Any]:
         raw = self.blobs.get(view.intake.raw_sha256)
+        scanning = self.scanner.applies_to(view.meta.channel.value)
+        # The original first: even one no parser can read is scanned (staff may open it).
+        verdict = self._virus_scan([antivirus.ScanObject(
+            "raw original", view.intake.raw_sha256, raw)]) if scanning else None
+        hold: dict[str, str] | None = None
         try:
             message, blobs = normalise(raw, view.meta, self.settings)
-        except NeedsReview as hold:
-            for data in hold.blobs.values():
-                self.blobs.put(data)
-            return {**hold.result.to_dict(), HOLD: {"reason": hold.reason.value,
-                                                   "detail": hold.detail[:500]}}
+        except NeedsReview as held:
+            message, blobs = held.result, held.blobs
+            hold = {"reason": held.reason.value, "detail": held.detail[:500]}
+        result: dict[str, Any] = message.to_dict()
+        if verdict is not None:  # then what the normaliser extracted, before it is stored
+            verdict = verdict.merge(self._virus_scan(antivirus.extracted_objects(
+                [(a.sha256, a.content_type) for a in message.attachments], blobs)))
+            result["virus_scan"] = verdict.to_dict()
+            metrics.VIRUS_SCANS.labels(verdict=verdict.state).inc()
+            if verdict.state == "inconclusive":
+                hold = {"reason": ReasonCode.VIRUS_SCAN_INCONCLUSIVE.value,
+                        "detail": f"{verdict.signature} ({verdict.where})"[:500]}
         for data in blobs.values():
             self.blobs.put(data)
-        return message.to_dict()
+        return {**result, HOLD: hold} if hold else result
+
+    def _virus_scan(self, objects: list[antivirus.ScanObject]) -> antivirus.Verdict:
+        """A finding quarantines the item: rejected, original kept, nothing passed on."""
+        verdict = self.scanner.check(objects)
+        if verdict.state == "infected":
+            metrics.VIRUS_SCANS.labels(verdict=verdict.state).inc()
+            raise InputRejected(ReasonCode.MALWARE_FOUND,
+                                f"{verdict.signature} in {verdict.where}")
+        return verdict
 
     def _classify(self, view: View) -> dict[str, Any]:
         message = view.message
@@ -381,7 +409,11 @@ class Pipeline:
 
 def _scrubbed(stage: str, exc: Exception) -> StageError:
     """The failure without its message: exceptions from parsers and models often quote
-    the citizen's text, and Dramatiq logs what it retries. Type and place are kept."""
+    the citizen's text, and Dramatiq logs what it retries. Type and place are kept.
+    Our own ``StageError``s name only codes and places (clamd unreachable, a schema
+    path), so their message stays: it is what staff read on the dead letter."""
+    if isinstance(exc, StageError):
+        return StageError(f"{stage} failed: {exc}")
     frames = traceback.extract_tb(exc.__traceback__)
     where = next((f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames)), "?")
     return StageError(f"{stage} failed: {type(exc).__name__} at {where}")

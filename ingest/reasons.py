@@ -74,3 +74,7 @@ class ReasonCode(StrEnum):
     # E-mail attachments read by OCR (appended): the item is held for registratur review.
     OCR_PAGE_LIMIT = "ocr_page_limit"  # more scanned pages than email_scans.max_pages
     OCR_TIME_LIMIT = "ocr_time_limit"  # OCR of the message ran past email_scans.max_ocr_seconds
+
+    # Virus scanning (appended; ingest/antivirus.py).
+    MALWARE_FOUND = "malware_found"  # fatal: quarantined, the original kept, nothing passed on
+    VIRUS_SCAN_INCONCLUSIVE = "virus_scan_inconclusive"  # held for review: heuristic or size

@@ -36,6 +36,7 @@ from ingest.db import (
     make_engine,
 )
 from ingest.model import utcnow
+from ingest.reasons import ReasonCode
 from ingest.stages import COLUMN
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -211,6 +212,13 @@ class Store:
             values["reason_detail"] = reason_detail
         with self.transaction() as session:
             session.execute(update(Intake).where(Intake.id == intake_id).values(**values))
+
+    def is_quarantined(self, sha256: str) -> bool:
+        """Whether ``sha256`` is the raw original of an item the virus scan quarantined."""
+        with self._reads() as session:
+            return session.scalar(select(func.count()).select_from(Intake).where(
+                Intake.raw_sha256 == sha256,
+                Intake.reason_code == ReasonCode.MALWARE_FOUND.value)) > 0
 
     def list_intake(self, states: tuple[str, ...], limit: int = 100) -> list[Intake]:
         """Newest first, filtered by state (dead letters, rejections)."""

@@ -51,6 +51,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
             checks["redis"] = "ok"
         except Exception as exc:
             checks["redis"] = f"error: {type(exc).__name__}"
+        checks["virus_scan"] = _virus_scan_check(runtime)
         try:
             checks["outbox_backlog"] = runtime.store.outbox_backlog()
         except Exception:
@@ -68,6 +69,9 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
              dependencies=[Depends(require_api_token("Blob download"))])
     def blob(sha256: str) -> Response:
         """Raw originals and attachments for case systems holding the API token."""
+        if runtime.store.is_quarantined(sha256):
+            raise HTTPException(403, "Quarantined: the virus scan found malware in this "
+                                     "original; it is kept for the record, not served")
         try:
             data = runtime.blobs.get(sha256)
         except (ValueError, FileNotFoundError):
@@ -91,3 +95,16 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
             f"<tbody>{rows}</tbody></table></main></body></html>")
 
     return app
+
+
+def _virus_scan_check(runtime: Runtime) -> str:
+    """``off``, ``ok`` or the reason clamd cannot be asked (items wait meanwhile)."""
+    from ingest.antivirus import ClamdClient, ScannerUnavailable
+
+    cfg = runtime.settings.kcs.virus_scan
+    if not cfg.enabled:
+        return "off"
+    try:
+        return "ok" if ClamdClient(cfg.clamd, 2).ping() else "error: no PONG"
+    except ScannerUnavailable:
+        return "error: clamd unreachable"

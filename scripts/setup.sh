@@ -13,7 +13,7 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 RUN_PKGS=(redis-server tesseract-ocr tesseract-ocr-swe tesseract-ocr-eng tesseract-ocr-osd
           fonts-noto-core)  # fonts: printable acknowledgement letters, Latin and Arabic script
 TEST_PKGS=(dovecot-imapd dovecot-core postgresql fonts-dejavu-core chromium spamassassin
-           clamav-testfiles rabbitmq-server)
+           clamav-testfiles clamav-daemon rabbitmq-server)  # clamd: the virus scan stage
 
 pkgs=("${RUN_PKGS[@]}")
 [ "$MODE" = test ] && pkgs+=("${TEST_PKGS[@]}")

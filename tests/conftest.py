@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import redis
 import tests_support
+from hostile_support import ClamdServer
 from tests_support import free_port
 
 from ingest.config import Settings, load_settings
@@ -205,6 +206,24 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgr
     server.stop()
     shutil.rmtree(directory, ignore_errors=True)
     shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def clamd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClamdServer]:
+    """A private clamd on a free loopback port (``hostile_support.ClamdServer``)."""
+    server = ClamdServer.create(require_binary("clamd", "clamav-daemon"),
+                                tmp_path_factory.mktemp("clamd"), free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clamd(clamd_server: ClamdServer) -> ClamdServer:
+    """The private clamd, running (a test may have stopped it)."""
+    if clamd_server.process is None or clamd_server.process.poll() is not None:
+        clamd_server.start()
+    return clamd_server
 
 
 @pytest.fixture

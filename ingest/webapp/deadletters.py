@@ -11,12 +11,14 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
+from ingest.reasons import ReasonCode
 from ingest.webapp import access
 from ingest.webapp.web import PREFIX, PageError, WebContext, not_found
 
 ROLES = ("registratur", "admin")
 LIMIT = 300
 EXTENSIONS = {"email": "eml", "sms": "json", "letter": "json", "fax": "json"}
+QUARANTINED = ReasonCode.MALWARE_FOUND.value
 
 
 def make_router(ctx: WebContext) -> APIRouter:
@@ -49,13 +51,21 @@ def make_router(ctx: WebContext) -> APIRouter:
                 continue
             rows.append(row)
         return ctx.render(request, "dead_letters.html", signed, active="dodsbrev", rows=rows,
-                          hidden=hidden, replayed=spelas[:40])
+                          hidden=hidden, replayed=spelas[:40], quarantined=QUARANTINED)
 
     @router.get(f"{base}/{{intake_id}}/original")
     def original(request: Request, intake_id: str) -> Response:
         """The raw original, byte for byte, as a download."""
         signed = require(request)
         row = _visible(signed, intake_id)
+        if row.reason_code == QUARANTINED:
+            ctx.audit(signed.user, "item.original_download_refused", intake_id=row.id,
+                      reason=QUARANTINED)
+            raise PageError(403, "Originalet är i karantän",
+                            "Virusskanningen hittade skadlig kod i meddelandet "
+                            f"({row.reason_detail or 'okänd signatur'}). Originalet sparas "
+                            "som allmän handling men lämnas inte ut här. Kontakta "
+                            "IT-säkerhet om det behöver granskas.")
         try:
             data = ctx.runtime.blobs.get(row.raw_sha256)
         except (FileNotFoundError, ValueError):

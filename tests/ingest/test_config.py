@@ -63,3 +63,12 @@ def test_missing_routing_default(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_settings({"KCS_CONFIG_DIR": str(cfg), "KCS_VAR_DIR": str(tmp_path)})
     assert err.value.key == "default"
+
+
+def test_a_clamd_address_that_is_no_socket_says_how_to_write_one(tmp_path: Path) -> None:
+    cfg = config_dir_with(tmp_path, "kcs.yaml",
+                          "virus_scan:\n  enabled: true\n  clamd: localhost\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings({"KCS_CONFIG_DIR": str(cfg), "KCS_VAR_DIR": str(tmp_path)})
+    assert (err.value.key, err.value.line) == ("virus_scan.clamd", 3)
+    assert "unix:/path/to/clamd.ctl or host:port" in str(err.value)
