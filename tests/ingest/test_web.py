@@ -28,7 +28,7 @@ def test_health_reports_database_and_redis(settings, web_server) -> None:
     status, body = get(f"{base}/health")
     assert status == 200
     assert json.loads(body) == {"status": "ok", "database": "ok", "redis": "ok",
-                                "outbox_backlog": 0}
+                                "virus_scan": "off", "outbox_backlog": 0}
 
 
 def test_health_is_503_when_the_database_is_down(make_settings, web_server) -> None:
