@@ -101,6 +101,19 @@ class Relatives(_Strict):
     policy: Literal["link", "review", "new"] = "link"
 
 
+class OtherSenders(_Strict):
+    """A similar text from someone else: their e-mail or phone is known and differs,
+    and nothing names the ärende (no number, reply or diarienummer).
+
+    In a crisis hundreds of people write nearly the same words about the same
+    storm; each is their own matter. ``ignore``: a new ärende and no possible link
+    (the explanation says why); ``review``: a possible link for registratur, as
+    scored.
+    """
+
+    similar_text: Literal["ignore", "review"] = "ignore"
+
+
 class LinkingConfig(_Strict):
     """``config/linking.yaml``."""
 
@@ -110,5 +123,6 @@ class LinkingConfig(_Strict):
     windows: Windows = Windows()
     closed_followup: ClosedFollowUp = ClosedFollowUp()
     relatives: Relatives = Relatives()
+    other_senders: OtherSenders = OtherSenders()
     max_candidates: int = Field(50, ge=1, le=1000)  # ärenden scored per message
     max_key_hits: int = Field(200, ge=10, le=10000)  # rows read per lookup (popular keys)

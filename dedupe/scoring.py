@@ -117,6 +117,12 @@ def score(c: Candidate, ev: Evidence, policy: LinkingConfig) -> Scored:
         cap = policy.thresholds.link - 1
         out.append(_entry("identity_only", cap - total))
         total = cap
+    if (conflicting and not strong and not relative and not hard
+            and policy.other_senders.similar_text == "ignore"
+            and total >= policy.thresholds.review):
+        cap = policy.thresholds.review - 1
+        out.append(_entry("other_sender", cap - total))
+        total = cap
     if relative:
         out.append(_entry("relative", w.relative, policy="link"))
         total += w.relative

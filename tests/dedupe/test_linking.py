@@ -211,6 +211,12 @@ def test_in_a_crisis_the_senders_own_arende_wins_over_look_alike_texts(make_sett
     assert result.arende_of["again"] == result.arende_of["c7"], result.explanations["again"]
     assert result.decisions["again"] == "link"
     assert result.ok
+    # Each of the others is their own matter, and registratur is not asked 23 times
+    # whether two different people's storm reports are one ärende.
+    others = [f"c{i}" for i in range(1, 24)]
+    assert {result.decisions[k] for k in others} == {"new"}
+    assert all("other_sender" in {e["signal"] for e in result.explanations[k]}
+               for k in others)
 
 
 def test_link_eval_meets_the_targets_on_the_checked_in_scenarios(trained_classifier,
