@@ -38,6 +38,8 @@ SIGNALS = {
     "relative": "Skriver för en anhörig", "same_email": "Samma e-postadress",
     "same_phone": "Samma telefonnummer", "same_personnummer": "Samma personnummer",
     "same_name_address": "Samma namn och adress", "same_name": "Samma namn",
+    "identity_only": "Bara samma avsändare, inget om saken",
+    "other_sender": "Liknande text från en annan avsändare",
 }
 
 
