@@ -9,7 +9,8 @@ item's time from intake to done, near-duplicates linked, acknowledgements per
 recipient against the rate limit (outbox files), and the RSS of every process
 sampled each second (at each quarter of the run: "flat" means no steady growth).
 
-``SURGE_MESSAGES`` and ``SURGE_SECONDS`` (env) change the size for a quick look.
+``SURGE_MESSAGES`` and ``SURGE_SECONDS`` (env) change the size for a quick look;
+``SURGE_KEEP=1`` keeps the temp dir (database, outbox) afterwards.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import email
 import os
 import random
+import shutil
 import smtplib
 import sqlite3
 import subprocess
@@ -36,6 +38,7 @@ DURATION_S = float(os.environ.get("SURGE_SECONDS", "600"))
 NEAR_DUPLICATE_SHARE = 0.30
 SENDERS = 32
 CITIZENS = 3000
+AKUT_EVERY = 100  # one message in a hundred is akut (fast path)
 TOPICS = [
     ("Översvämning i källaren", "Vattnet står 20 cm i källaren på {street} {no} sedan i natt."),
     ("Träd över vägen", "Ett stort träd har fallit över cykelbanan vid {street} {no}."),
@@ -51,7 +54,12 @@ def messages(rng: random.Random) -> list[bytes]:
     out: list[bytes] = []
     originals: list[tuple[int, str, str]] = []
     for i in range(N):
-        if originals and rng.random() < NEAR_DUPLICATE_SHARE:
+        if i % AKUT_EVERY == AKUT_EVERY // 2:  # someone in danger, amid the storm mail
+            citizen = CITIZENS + i
+            subject = "Hjälp"
+            body = (f"Min mamma på {rng.choice(STREETS)} {rng.randrange(1, 120)} har ramlat och "
+                    "ligger på golvet, hemtjänsten har inte kommit.")
+        elif originals and rng.random() < NEAR_DUPLICATE_SHARE:
             citizen, subject, body = rng.choice(originals)
             subject = "Re: " + subject if rng.random() < 0.5 else subject
             body = body.replace("sedan", "ända sedan") + " Jag skriver igen, det är bråttom!"
@@ -192,6 +200,12 @@ def main() -> None:
                                     "'$.possible_link') is not null").fetchone()[0]
             arenden = conn.execute("select count(distinct arende_id) from item "
                                    "where arende_id is not null").fetchone()[0]
+            fast = [(r[0] * 86400, r[1]) for r in conn.execute(
+                "select julianday(p.created_at) - julianday(i.received_at), "
+                "json_extract(m.normalised, '$.subject') from publication p "
+                "join intake i on i.id = p.intake_id join item m on m.intake_id = p.intake_id "
+                "where p.queue like '%fastpath%'")]
+            akut = [t for t, subject in fast if subject == "Hjälp"]
             ack_states = Counter(f"{r[0]} ({r[1]})" if r[1] else r[0] for r in conn.execute(
                 "select json_extract(acknowledgement, '$.state'), "
                 "json_extract(acknowledgement, '$.reason') from item"))
@@ -212,6 +226,8 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
         redis_server.close()
+        if not os.environ.get("SURGE_KEEP"):  # SURGE_KEEP=1 keeps the database to look at
+            shutil.rmtree(tmp, ignore_errors=True)
 
     near = sum(1 for raw in raws if b"Jag skriver igen" in raw)
     print(f"{N} messages spread over {DURATION_S:.0f} s ({N / DURATION_S:.1f} msgs/s), "
@@ -229,6 +245,10 @@ def main() -> None:
           f"last arrival; {total / drain_s:.1f} msgs/s over the whole run |")
     print(f"| intake → done per item | p50 {pct(latency, 50):.0f} s, p90 {pct(latency, 90):.0f} s"
           f", p99 {pct(latency, 99):.0f} s, max {max(latency):.0f} s |")
+    print(f"| akut on the fast path | {len(akut)} of the {N // AKUT_EVERY} planted (\"har ramlat "
+          f"och ligger på golvet\"): intake → fast-path queue p50 {pct(akut, 50):.0f} s, max "
+          f"{max(akut, default=0):.0f} s; {len(fast) - len(akut)} storm mails flagged akut "
+          f"by the rules too |")
     print(f"| states | {dict(states)} |")
     print(f"| linked to an earlier ärende | {linked} (near-duplicates sent: {near}); possible "
           f"links for registratur {possible}; {arenden} ärenden |")
