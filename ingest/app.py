@@ -18,7 +18,7 @@ from ingest.db import Intake as IntakeRow
 from ingest.db import Item
 from ingest.intake import Intake
 from ingest.model import utcnow
-from ingest.stages import COLUMN, STAGES, actor_name, stage_queue
+from ingest.stages import COLUMN, STAGES
 from ingest.store import Store
 
 
@@ -79,9 +79,8 @@ class Runtime:
             row.reason_code = None
             row.reason_detail = None
             row.updated_at = utcnow()
-            self.store.add_outbox(session, intake_id,
-                                  stage_queue(self.settings.kcs.pipeline.queue, following),
-                                  actor_name(following), {"args": [intake_id]})
+            self.store.add_stage(session, intake_id, self.settings.kcs.pipeline.queue,
+                                 following)
         return following
 
     def replay(self, intake_id: str) -> str:
@@ -97,9 +96,7 @@ class Runtime:
             row.reason_code = None
             row.reason_detail = None
             row.updated_at = utcnow()
-            self.store.add_outbox(session, intake_id,
-                                  stage_queue(self.settings.kcs.pipeline.queue, stage),
-                                  actor_name(stage), {"args": [intake_id]})
+            self.store.add_stage(session, intake_id, self.settings.kcs.pipeline.queue, stage)
         return stage
 
     def assign(self, intake_id: str, label: dict[str, Any], *, actor: str,

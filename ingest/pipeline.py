@@ -250,18 +250,12 @@ class Pipeline:
                    result: dict[str, Any]) -> list[Outbox]:
         rows: list[Outbox] = []
         if stage == "publish":  # one downstream message per queue (owner, fast path)
-            rows += [Outbox(intake_id=intake_id, queue=queue, actor=contract.ITEM_ACTOR,
-                            payload={"args": [result["item"]]}, created_at=utcnow(),
-                            sent_at=None, attempts=0)
+            rows += [self.store.add_outbox(session, intake_id, queue, contract.ITEM_ACTOR,
+                                           {"args": [result["item"]]})
                      for queue in result.get("queues") or [result["queue"]]]
         index = STAGES.index(stage)
         if index + 1 < len(STAGES):
-            following = STAGES[index + 1]
-            rows.append(Outbox(intake_id=intake_id, queue=stage_queue(self.queue, following),
-                               actor=actor_name(following),
-                               payload={"args": [intake_id]}, created_at=utcnow(),
-                               sent_at=None, attempts=0))
-        session.add_all(rows)
+            rows.append(self.store.add_stage(session, intake_id, self.queue, STAGES[index + 1]))
         session.flush()
         return rows
 

@@ -20,7 +20,7 @@ from ingest.broker import outbox_message
 from ingest.db import Outbox
 from ingest.logs import get_logger
 from ingest.model import as_utc, utcnow
-from ingest.stages import START_ACTOR, actor_name, next_stage, stage_queue
+from ingest.stages import START_ACTOR, next_stage
 from ingest.store import Store
 
 log = get_logger("relay")
@@ -120,9 +120,7 @@ class Relay:
             if stage is None:
                 continue
             with self.store.transaction() as session:
-                self.store.add_outbox(session, intake_id, stage_queue(self.queue, stage),
-                                      actor_name(stage),
-                                      {"args": [intake_id]})
+                self.store.add_stage(session, intake_id, self.queue, stage)
                 self.store.touch(session, intake_id)
             log.warning("relay.stalled_item_requeued", intake_id=intake_id, stage=stage)
         return len(stalled)

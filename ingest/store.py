@@ -37,7 +37,7 @@ from ingest.db import (
 )
 from ingest.model import utcnow
 from ingest.reasons import ReasonCode
-from ingest.stages import COLUMN
+from ingest.stages import COLUMN, actor_name, stage_queue
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -260,10 +260,18 @@ class Store:
 
     @staticmethod
     def add_outbox(session: Session, intake_id: str, queue: str, actor: str,
-                   payload: dict[str, Any]) -> None:
+                   payload: dict[str, Any]) -> Outbox:
         """Queue a broker message in the caller's transaction."""
-        session.add(Outbox(intake_id=intake_id, queue=queue, actor=actor, payload=payload,
-                           created_at=utcnow(), sent_at=None, attempts=0))
+        row = Outbox(intake_id=intake_id, queue=queue, actor=actor, payload=payload,
+                     created_at=utcnow(), sent_at=None, attempts=0)
+        session.add(row)
+        return row
+
+    @staticmethod
+    def add_stage(session: Session, intake_id: str, pipeline_queue: str, stage: str) -> Outbox:
+        """Queue ``stage`` for an item: its actor on its own queue (``ingest.stages``)."""
+        return Store.add_outbox(session, intake_id, stage_queue(pipeline_queue, stage),
+                                actor_name(stage), {"args": [intake_id]})
 
     def pending_outbox(self, limit: int = 100) -> list[Outbox]:
         """Oldest unsent outbox rows."""
