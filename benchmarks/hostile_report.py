@@ -6,6 +6,7 @@ the same corpora and properties as ``tests/hostile/`` (tests/hostile_support.py)
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import re
 import shutil
@@ -110,9 +111,10 @@ def virus_scan_rows(settings_: object) -> tuple[str, list[str]]:
                 verdicts: Counter[str] = Counter()
                 signatures: Counter[str] = Counter()
                 seconds = parse_seconds = 0.0
-                for label, raw in inputs.items():
+                for raw in inputs.values():
                     started = time.perf_counter()
-                    verdict = scanner.check([ScanObject("raw original", label, raw)])
+                    raw_sha = hashlib.sha256(raw).hexdigest()
+                    verdict = scanner.check([ScanObject("raw original", raw_sha, raw)])
                     seconds += time.perf_counter() - started
                     if verdict.state != "infected":
                         started = time.perf_counter()
@@ -125,7 +127,7 @@ def virus_scan_rows(settings_: object) -> tuple[str, list[str]]:
                             started = time.perf_counter()
                             verdict = verdict.merge(scanner.check(extracted_objects(
                                 [(a.sha256, a.content_type) for a in message.attachments],
-                                blobs)))
+                                blobs), skip=[raw_sha]))
                             seconds += time.perf_counter() - started
                     verdicts[verdict.state] += 1
                     if verdict.signature:

@@ -36,9 +36,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ingest.errors import StageError
-from ingest.logs import get_logger
-
-log = get_logger("antivirus")
 
 CHUNK = 64 * 1024
 HEURISTIC_PREFIX = "Heuristics."
@@ -207,11 +204,13 @@ class Scanner:
         """Whether items of this channel are scanned."""
         return self.config.enabled and channel in self.config.channels
 
-    def check(self, objects: Iterable[ScanObject]) -> Verdict:
-        """Scan until the first finding; the verdict of the whole message."""
+    def check(self, objects: Iterable[ScanObject], skip: Iterable[str] = ()) -> Verdict:
+        """Scan until the first finding; the verdict of the whole message. Objects whose
+        sha256 is in ``skip`` were scanned already (the raw original, when a normaliser
+        hands it back as the letter's file)."""
         count = total = 0
-        seen: set[str] = set()
-        inconclusive: Verdict | None = None
+        seen = set(skip)
+        doubt: tuple[str, str] | None = None  # (why, where) of the first inconclusive
         for obj in objects:
             if obj.sha256 in seen or not obj.data:
                 continue
@@ -219,23 +218,31 @@ class Scanner:
             count += 1
             total += len(obj.data)
             if len(obj.data) > self.config.max_object_bytes:
-                inconclusive = inconclusive or Verdict(
-                    "inconclusive", f"not scanned: {len(obj.data)} bytes is more than "
-                    f"virus_scan.max_object_bytes", obj.label)
+                doubt = doubt or (f"not scanned: {len(obj.data)} bytes is more than "
+                                  "virus_scan.max_object_bytes", obj.label)
                 continue
             kind, text = parse_reply(self.client.instream(obj.data))
             if kind == "error":
                 raise ScannerUnavailable(f"clamd at {self.client.address} failed: {text[:200]}")
             if kind == "limit":
-                inconclusive = inconclusive or Verdict(
-                    "inconclusive", f"clamd refused the size: {text[:200]}", obj.label)
+                doubt = doubt or (f"clamd refused the size: {text[:200]}", obj.label)
             elif kind == "found":
-                heuristic = text.startswith(HEURISTIC_PREFIX)
-                if heuristic and self.config.heuristics == "review":
-                    inconclusive = inconclusive or Verdict("inconclusive", text, obj.label)
+                if text.startswith(HEURISTIC_PREFIX) and self.config.heuristics == "review":
+                    doubt = doubt or (text, obj.label)
                 else:
                     return Verdict("infected", text, obj.label, count, total)
-        if inconclusive is not None:
-            return Verdict("inconclusive", inconclusive.signature, inconclusive.where,
-                           count, total)
+        if doubt is not None:
+            return Verdict("inconclusive", doubt[0], doubt[1], count, total)
         return Verdict("clean", None, None, count, total)
+
+
+def readiness(config: VirusScanConfig, timeout_s: float = 2.0
+              ) -> tuple[Literal["off", "ok", "error"], str]:
+    """Whether scanning can happen now, and what clamd says about itself (its engine
+    and database version) or why it cannot be asked; for /health and check-config."""
+    if not config.enabled:
+        return "off", "virus_scan.enabled is false in kcs.yaml"
+    try:
+        return "ok", ClamdClient(config.clamd, timeout_s).version()
+    except ScannerUnavailable as exc:
+        return "error", str(exc)

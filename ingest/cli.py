@@ -419,15 +419,13 @@ def check_config() -> None:
 
 def _virus_scan_status(settings: Any) -> str:
     """``off``, or what clamd says about itself, or why it cannot be asked."""
-    from ingest.antivirus import ClamdClient, ScannerUnavailable
+    from ingest.antivirus import readiness
 
-    cfg = settings.kcs.virus_scan
-    if not cfg.enabled:
-        return "off (virus_scan.enabled in kcs.yaml)"
-    try:
-        return f"clamd at {cfg.clamd}: {ClamdClient(cfg.clamd, 5).version()}"
-    except ScannerUnavailable as exc:
-        return f"NOT READY: {exc}"
+    state, detail = readiness(settings.kcs.virus_scan, timeout_s=5)
+    if state == "off":
+        return f"off ({detail})"
+    return (f"clamd at {settings.kcs.virus_scan.clamd}: {detail}" if state == "ok"
+            else f"NOT READY: {detail}")
 
 
 from ingest.webapp.cli import users_group  # noqa: E402  (kcs users …)

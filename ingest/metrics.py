@@ -25,7 +25,8 @@ STAGE_SECONDS = Histogram("kcs_stage_seconds", "Pipeline stage duration", ["stag
 STAGE_RESULTS = Counter("kcs_stage_total", "Pipeline stage outcomes", ["stage", "result"])
 RELAYED = Counter("kcs_outbox_relayed_total", "Outbox rows moved to the broker", ["result"])
 PUBLISHED = Counter("kcs_published_total", "Items published downstream", ["queue"])
-VIRUS_SCANS = Counter("kcs_virus_scans_total", "Messages scanned by clamd, by verdict",
+VIRUS_SCANS = Counter("kcs_virus_scans_total",
+                      "clamd scan passes (raw original, then extracted objects) by verdict",
                       ["verdict"])
 
 

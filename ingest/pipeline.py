@@ -276,9 +276,9 @@ class Pipeline:
         result: dict[str, Any] = message.to_dict()
         if verdict is not None:  # then what the normaliser extracted, before it is stored
             verdict = verdict.merge(self._virus_scan(antivirus.extracted_objects(
-                [(a.sha256, a.content_type) for a in message.attachments], blobs)))
+                [(a.sha256, a.content_type) for a in message.attachments], blobs),
+                skip=[view.intake.raw_sha256]))
             result["virus_scan"] = verdict.to_dict()
-            metrics.VIRUS_SCANS.labels(verdict=verdict.state).inc()
             if verdict.state == "inconclusive":
                 hold = {"reason": ReasonCode.VIRUS_SCAN_INCONCLUSIVE.value,
                         "detail": f"{verdict.signature} ({verdict.where})"[:500]}
@@ -286,11 +286,13 @@ class Pipeline:
             self.blobs.put(data)
         return {**result, HOLD: hold} if hold else result
 
-    def _virus_scan(self, objects: list[antivirus.ScanObject]) -> antivirus.Verdict:
-        """A finding quarantines the item: rejected, original kept, nothing passed on."""
-        verdict = self.scanner.check(objects)
+    def _virus_scan(self, objects: list[antivirus.ScanObject], skip: list[str] | None = None
+                    ) -> antivirus.Verdict:
+        """One pass (the original, or what was extracted); a finding quarantines the
+        item: rejected, original kept, nothing passed on."""
+        verdict = self.scanner.check(objects, skip or ())
+        metrics.VIRUS_SCANS.labels(verdict=verdict.state).inc()
         if verdict.state == "infected":
-            metrics.VIRUS_SCANS.labels(verdict=verdict.state).inc()
             raise InputRejected(ReasonCode.MALWARE_FOUND,
                                 f"{verdict.signature} in {verdict.where}")
         return verdict

@@ -98,13 +98,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
 
 
 def _virus_scan_check(runtime: Runtime) -> str:
-    """``off``, ``ok`` or the reason clamd cannot be asked (items wait meanwhile)."""
-    from ingest.antivirus import ClamdClient, ScannerUnavailable
+    """``off``, ``ok`` or ``error: clamd unreachable`` (items wait meanwhile)."""
+    from ingest.antivirus import readiness
 
-    cfg = runtime.settings.kcs.virus_scan
-    if not cfg.enabled:
-        return "off"
-    try:
-        return "ok" if ClamdClient(cfg.clamd, 2).ping() else "error: no PONG"
-    except ScannerUnavailable:
-        return "error: clamd unreachable"
+    state, _detail = readiness(runtime.settings.kcs.virus_scan)
+    return "error: clamd unreachable" if state == "error" else state
