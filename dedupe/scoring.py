@@ -114,24 +114,27 @@ def score(c: Candidate, ev: Evidence, policy: LinkingConfig) -> Scored:
         # Who wrote is not what it is about: the same person with a new matter
         # must not be filed into the old one. Without a reference, similar text
         # or an SMS conversation, the best this gets is a possible link.
-        cap = policy.thresholds.link - 1
-        out.append(_entry("identity_only", cap - total))
-        total = cap
-    if (conflicting and not strong and not relative and not hard
+        total = _cap(out, "identity_only", total, policy.thresholds.link)
+    if ("identity_conflict" in signals and not hard
             and policy.other_senders.similar_text == "ignore"
             and total >= policy.thresholds.review):
-        cap = policy.thresholds.review - 1
-        out.append(_entry("other_sender", cap - total))
-        total = cap
+        # Someone else's similar words (a crisis): not even a possible link.
+        total = _cap(out, "other_sender", total, policy.thresholds.review)
     if relative:
         out.append(_entry("relative", w.relative, policy="link"))
         total += w.relative
     elif (ev.relative and case_evidence and policy.relatives.policy == "review"
           and total >= policy.thresholds.link):
-        cap = policy.thresholds.link - 1
-        out.append(_entry("relative", cap - total, policy="review"))
-        total = cap
+        total = _cap(out, "relative", total, policy.thresholds.link, policy="review")
     return Scored(c, round(total, 1), out)
+
+
+def _cap(out: list[dict[str, Any]], signal: str, total: float, threshold: float,
+         **detail: Any) -> float:
+    """Hold ``total`` just below ``threshold``; the explanation says by how much and why."""
+    cap = threshold - 1
+    out.append(_entry(signal, cap - total, **detail))
+    return cap
 
 
 def reopenable(c: Candidate, now: datetime, policy: LinkingConfig) -> bool:
