@@ -196,13 +196,9 @@ class Pipeline:
         try:
             result = self.stages[stage](view)
         except InputRejected as exc:
-            with self.store.transaction() as session:
-                session.execute(update(Intake).where(Intake.id == intake_id).values(
-                    state="rejected", stage=stage, reason_code=exc.reason.value,
-                    reason_detail=exc.detail[:500], updated_at=utcnow()))
-                audit.record(session, actor=audit.SYSTEM, action=f"pipeline.{stage}",
-                             intake_id=intake_id, reason=exc.reason.value,
-                             detail={"rejected": True})
+            self.store.set_state(intake_id, "rejected", stage=stage,
+                                 reason_code=exc.reason.value, reason_detail=exc.detail[:500],
+                                 audit_action=f"pipeline.{stage}")
             metrics.STAGE_RESULTS.labels(stage=stage, result="rejected").inc()
             log.info("pipeline.rejected", intake_id=intake_id, stage=stage,
                      reason=exc.reason.value)

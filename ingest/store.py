@@ -23,6 +23,7 @@ from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ingest import audit
 from ingest.db import (
     Arende,
     ArendeCounter,
@@ -202,8 +203,10 @@ class Store:
             return session.get(Intake, intake_id)
 
     def set_state(self, intake_id: str, state: str, *, stage: str | None = None,
-                  reason_code: str | None = None, reason_detail: str | None = None) -> None:
-        """Move an item through its life cycle; reason code when it stops."""
+                  reason_code: str | None = None, reason_detail: str | None = None,
+                  audit_action: str | None = None) -> None:
+        """Move an item through its life cycle; reason code when it stops. With
+        ``audit_action`` the change is in the audit log, in the same transaction."""
         values: dict[str, Any] = {"state": state, "updated_at": utcnow()}
         if stage is not None:
             values["stage"] = stage
@@ -212,6 +215,9 @@ class Store:
             values["reason_detail"] = reason_detail
         with self.transaction() as session:
             session.execute(update(Intake).where(Intake.id == intake_id).values(**values))
+            if audit_action:
+                audit.record(session, actor=audit.SYSTEM, action=audit_action,
+                             intake_id=intake_id, reason=reason_code, detail={"state": state})
 
     def is_quarantined(self, sha256: str) -> bool:
         """Whether ``sha256`` is the raw original of an item the virus scan quarantined."""
