@@ -22,7 +22,16 @@ import time
 from pathlib import Path
 
 from bench_smtp import message
-from common import REPO, PrivateRedis, kcs_env, pct, peak_rss_mib, tree_pids, wait_until_done
+from common import (
+    REPO,
+    PrivateRedis,
+    finished,
+    kcs_env,
+    pct,
+    peak_rss_mib,
+    tree_pids,
+    wait_until_done,
+)
 
 
 def run_once(processes: int, n: int, threads: int) -> dict[str, float]:
@@ -56,13 +65,10 @@ def run_once(processes: int, n: int, threads: int) -> dict[str, float]:
         wait_until_done(rt.store, warm, 120)
         start = time.perf_counter()
         ids = warm + [rt.intake.accept(message(i), meta).intake_id for i in range(n)]
-        while True:
+        while finished(rt.store) < len(ids):
             for pid in tree_pids(procs[1].pid):
                 with contextlib.suppress(FileNotFoundError, ProcessLookupError):
                     rss[pid] = max(rss.get(pid, 0.0), peak_rss_mib(pid))
-            with contextlib.suppress(RuntimeError):
-                wait_until_done(rt.store, ids, 0)
-                break
             if time.perf_counter() - start > 900:
                 raise RuntimeError(f"not done after 900 s ({n} items)")
             time.sleep(0.2)

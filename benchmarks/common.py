@@ -109,17 +109,18 @@ def _trained(config: Path) -> None:
     Classifier.load_or_train(MODEL_DIR, config, REPO / "corpus")
 
 
+def finished(store: object) -> int:
+    """Items in ``store`` that are done, rejected or dead."""
+    counts = store.count_by_state()  # type: ignore[attr-defined]
+    return sum(v for (_, state), v in counts.items() if state in {"done", "rejected", "dead"})
+
+
 def wait_until_done(store: object, ids: list[str], timeout: float) -> None:
-    """Poll the store until every item in ``ids`` is done, rejected or dead."""
+    """Poll a fresh store until as many items as ``ids`` are finished."""
     deadline = time.monotonic() + timeout
-    while True:
-        counts = store.count_by_state()  # type: ignore[attr-defined]
-        finished = sum(v for (_, state), v in counts.items()
-                       if state in {"done", "rejected", "dead"})
-        if finished >= len(ids):
-            return
+    while (done := finished(store)) < len(ids):
         if time.monotonic() > deadline:
-            raise RuntimeError(f"only {finished}/{len(ids)} finished after {timeout:.0f} s")
+            raise RuntimeError(f"only {done}/{len(ids)} finished after {timeout:.0f} s")
         time.sleep(0.1)
 
 
