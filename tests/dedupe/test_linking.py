@@ -119,6 +119,23 @@ def test_anti_hijack_number_from_another_sender_is_not_enough() -> None:
     assert owner.score >= POLICY.thresholds.link
 
 
+def test_another_senders_look_alike_text_is_a_possible_link_only_when_configured() -> None:
+    ev = _ev(email="grannen@example.se")
+    look_alike = _cand(kinds={"em"}, similarity=0.95)  # someone else's ärende, same words
+    ignored = score(look_alike, ev, POLICY)
+    assert "other_sender" in _signals(ignored)
+    assert ignored.score < POLICY.thresholds.review
+    review = POLICY.model_copy(update={"other_senders": POLICY.other_senders.model_copy(
+        update={"similar_text": "review"})})
+    asked = score(look_alike, ev, review)
+    assert "other_sender" not in _signals(asked)
+    assert review.thresholds.review <= asked.score < review.thresholds.link
+    # The sender's own ärende with the same words is not touched by the rule.
+    own = score(_cand(kinds={"em"}, matched_kinds={"em"}, similarity=0.95),
+                _ev(email="anna@example.se"), POLICY)
+    assert own.score >= POLICY.thresholds.link
+
+
 def test_relative_policy_decides_for_a_parents_arende() -> None:
     ev = _ev(email="eva@example.se")
     ev.relative = True
