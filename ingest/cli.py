@@ -94,7 +94,7 @@ def smtp(port: int | None, processes: int | None) -> None:
             args += ["--port", str(port)]
         siblings = [subprocess.Popen(args, env={**os.environ, "KCS_SMTP_SIBLING": "1"})
                     for _ in range(count - 1)]
-    handler = IntakeHandler(rt.intake.accept, rt.settings.kcs.smtp)
+    handler = IntakeHandler(rt.intake, rt.settings.kcs.smtp)
     controller = make_controller(handler, rt.settings.kcs.smtp, port=port,
                                  reuse_port=count > 1)
     stop = _wait_for_signal()

@@ -19,7 +19,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,6 +41,20 @@ from ingest.reasons import ReasonCode
 from ingest.stages import COLUMN, actor_name, stage_queue
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# Intake's statements, built once: the group commit runs them for every batch.
+_KEYS_TAKEN = select(IntakeKey.__table__.c.key, IntakeKey.__table__.c.intake_id).where(
+    IntakeKey.__table__.c.key.in_(bindparam("keys", expanding=True)))
+_BLOBS_PRESENT = select(Blob.__table__.c.sha256).where(
+    Blob.__table__.c.sha256.in_(bindparam("digests", expanding=True)))
+_INSERT_BLOB = insert(Blob.__table__)
+_INSERT_INTAKE = insert(Intake.__table__)
+_INSERT_KEY = insert(IntakeKey.__table__)
+_INSERT_OUTBOX = insert(Outbox.__table__)
+
+
+def _connection(db: Session | Connection) -> Connection:
+    return db.connection() if isinstance(db, Session) else db
 
 
 def alembic_config(url: str) -> Config:
@@ -116,6 +130,13 @@ class Store:
             yield session
 
     @contextmanager
+    def core_transaction(self) -> Iterator[Connection]:
+        """``transaction`` without the ORM, for hot paths that write rows in bulk
+        (intake's group commit): a connection whose statements commit together."""
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
     def reading(self) -> Iterator[Session]:
         """A session for reads only: never waits for, nor blocks, a writer."""
         with self._reads() as session, session.begin():
@@ -129,23 +150,19 @@ class Store:
     # -- intake -----------------------------------------------------------
 
     @staticmethod
-    def keys_taken(session: Session, keys: list[str]) -> dict[str, str]:
+    def keys_taken(db: Session | Connection, keys: list[str]) -> dict[str, str]:
         """Which of these duplicate keys are already taken, and by which intake id."""
         if not keys:
             return {}
-        table = IntakeKey.__table__
-        rows = session.connection().execute(select(table.c.key, table.c.intake_id)
-                                            .where(table.c.key.in_(set(keys))))
+        rows = _connection(db).execute(_KEYS_TAKEN, {"keys": list(set(keys))})
         return {key: intake_id for key, intake_id in rows}
 
     @staticmethod
-    def blobs_present(session: Session, digests: list[str]) -> set[str]:
+    def blobs_present(db: Session | Connection, digests: list[str]) -> set[str]:
         """Which of these sha256s the inline blob table already holds."""
         if not digests:
             return set()
-        table = Blob.__table__
-        return set(session.connection().scalars(select(table.c.sha256)
-                                                .where(table.c.sha256.in_(set(digests)))))
+        return set(_connection(db).scalars(_BLOBS_PRESENT, {"digests": list(set(digests))}))
 
     def get_blob(self, sha256: str) -> bytes | None:
         """An inline blob's bytes, or None."""
@@ -184,18 +201,18 @@ class Store:
                                          .values(data=stored))
 
     @staticmethod
-    def insert_intake(session: Session, intakes: list[dict[str, Any]],
+    def insert_intake(db: Session | Connection, intakes: list[dict[str, Any]],
                       keys: list[dict[str, Any]], outbox: list[dict[str, Any]],
                       blobs: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
         """Bulk-insert intake rows with their keys and outbox rows (caller's transaction).
 
         Core executemany, not the ORM: this is the hot path of every channel.
         """
-        conn = session.connection()
-        for table, rows in ((Blob.__table__, blobs), (Intake.__table__, intakes),
-                            (IntakeKey.__table__, keys), (Outbox.__table__, outbox)):
+        conn = _connection(db)
+        for statement, rows in ((_INSERT_BLOB, blobs), (_INSERT_INTAKE, intakes),
+                                (_INSERT_KEY, keys), (_INSERT_OUTBOX, outbox)):
             if rows:
-                conn.execute(insert(table), rows)
+                conn.execute(statement, rows)
 
     def get_intake(self, intake_id: str) -> Intake | None:
         """One intake row, detached."""

@@ -116,7 +116,7 @@ def make_router(runtime: Runtime, credentials: TwilioCredentials | None = None) 
                            envelope_to=(to,) if to else (),
                            peer=request.client.host if request.client else None, detail=detail)
         try:
-            receipt = await run_in_threadpool(runtime.intake.accept, raw, meta)
+            receipt = await runtime.intake.accept_async(raw, meta)
         except IntakeUnavailable:
             return Response("Not stored, try again\n", status_code=503, media_type="text/plain")
         keyword = keyword_of(params.first("Body"), cfg)

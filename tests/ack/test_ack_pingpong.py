@@ -35,7 +35,7 @@ def test_ping_pong_with_a_naive_autoresponder_stops_at_zero_extra_messages(setti
     ours_settings = dataclasses.replace(settings, kcs=settings.kcs.model_copy(
         update={"outbound": outbound}))
     rt = Runtime.build(ours_settings)
-    handler = IntakeHandler(rt.intake.accept, ours_settings.kcs.smtp)
+    handler = IntakeHandler(rt.intake, ours_settings.kcs.smtp)
     ours = make_controller(handler, ours_settings.kcs.smtp, port=ours_port)
     ours.start()
     try:

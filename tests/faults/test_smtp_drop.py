@@ -28,7 +28,7 @@ def test_connection_dropped_mid_data_stores_and_publishes_nothing(
     final dot THEN no intake row, no blob, no outbox row and nothing downstream;
     the next complete message from the same sender goes through once."""
     rt = Runtime.build(settings)
-    handler = IntakeHandler(rt.intake.accept, rt.settings.kcs.smtp)
+    handler = IntakeHandler(rt.intake, rt.settings.kcs.smtp)
     port = free_port()
     controller = make_controller(handler, rt.settings.kcs.smtp, port=port)
     controller.start()

@@ -135,7 +135,7 @@ def test_broker_down_intake_still_succeeds_and_the_relay_catches_up(settings,
 def test_redis_restart_while_mail_arrives_over_smtp_loses_nothing(settings,
                                                                  redis_server) -> None:
     rt = Runtime.build(settings)
-    handler = IntakeHandler(rt.intake.accept, settings.kcs.smtp)
+    handler = IntakeHandler(rt.intake, settings.kcs.smtp)
     controller = make_controller(handler, settings.kcs.smtp, port=free_port())
     controller.start()
     ids: list[str] = []

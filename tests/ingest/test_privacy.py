@@ -41,7 +41,7 @@ def test_logs_of_a_whole_run_hold_no_body_and_no_personnummer(settings, log_stre
     text = log_stream.getvalue()
     lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     events = {line.get("event") for line in lines}
-    assert {"intake.accepted", "pipeline.stage_done", "pipeline.dead_letter"} <= events
+    assert {"intake.committed", "pipeline.stage_done", "pipeline.dead_letter"} <= events
     assert "classify failed: ValueError at test_privacy.py" in text  # the failure is logged ...
     assert PNR not in text and "191212121212" not in text and "1212-1212" not in text
     assert MARKER not in text  # ... but not the citizen's words

@@ -62,7 +62,7 @@ def test_the_same_mail_by_smtp_and_by_imap_is_one_item(dovecot, make_settings) -
         imap.create_folder(folder)
     rt = Runtime.build(make_settings())
     raw = mail(3)
-    handler = IntakeHandler(rt.intake.accept, rt.settings.kcs.smtp)
+    handler = IntakeHandler(rt.intake, rt.settings.kcs.smtp)
     controller = make_controller(handler, rt.settings.kcs.smtp, port=free_port())
     controller.start()
     try:

@@ -58,7 +58,7 @@ def smtp_intake() -> Iterator:
     started: list = []
 
     def start(rt: Runtime) -> tuple[str, int]:
-        handler = IntakeHandler(rt.intake.accept, rt.settings.kcs.smtp)
+        handler = IntakeHandler(rt.intake, rt.settings.kcs.smtp)
         controller = make_controller(handler, rt.settings.kcs.smtp, port=free_port())
         controller.start()
         started.append((controller, handler))

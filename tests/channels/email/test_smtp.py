@@ -35,7 +35,7 @@ def serve(make_settings) -> Iterator:
 
     def start(settings: Settings, runtime: Runtime | None = None):
         rt = runtime or Runtime.build(settings)
-        handler = IntakeHandler(rt.intake.accept, settings.kcs.smtp)
+        handler = IntakeHandler(rt.intake, settings.kcs.smtp)
         controller = make_controller(handler, settings.kcs.smtp, port=free_port())
         controller.start()
         started.append((controller, handler))

@@ -32,7 +32,7 @@ def test_sms_run_logs_only_masked_numbers(sms_settings, serve_web, twilio_env, m
     text = log_stream.getvalue()
     events = {json.loads(line).get("event") for line in text.splitlines()
               if line.startswith("{")}
-    assert {"intake.accepted", "sms.signature_rejected", "sms.refused", "sms.keyword"} <= events
+    assert {"intake.committed", "sms.signature_rejected", "sms.refused", "sms.keyword"} <= events
     assert MARKER not in text
     assert CITIZEN not in text and CITIZEN[1:] not in text and "701234567" not in text
     assert AUTH_TOKEN not in text

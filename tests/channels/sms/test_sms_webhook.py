@@ -110,10 +110,10 @@ def test_without_an_auth_token_the_webhook_refuses_everything(
 def test_store_unavailable_is_503(sms_settings, serve_web, twilio_env, monkeypatch) -> None:
     rt = Runtime.build(sms_settings)
 
-    def down(raw: bytes, meta: ChannelMeta):
+    async def down(raw: bytes, meta: ChannelMeta):
         raise IntakeUnavailable("database unavailable")
 
-    monkeypatch.setattr(rt.intake, "accept", down)
+    monkeypatch.setattr(rt.intake, "accept_async", down)
     web = serve_web(rt)
     assert post_form(f"{web.base}/sms/twilio", inbound_params("Hej"))[0] == 503
 
