@@ -1,6 +1,6 @@
 # Two commands: `make run` starts the whole product, `make test` proves it.
 # Both set everything up first (venv, pinned packages, Debian packages as root).
-.PHONY: run test bench lint setup setup-test clean
+.PHONY: run test bench eval lint setup setup-test clean
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -20,6 +20,12 @@ test: setup-test
 
 bench: setup-test
 	$(BIN)/python benchmarks/run_all.py
+
+# Classifier and linker on the test split: written by authors whose work was never
+# trained or tuned on (corpus/README.md).
+eval: setup
+	$(BIN)/kcs eval corpus/test/independent/*.jsonl
+	$(BIN)/kcs link-eval dedupe/scenarios/test/*.jsonl
 
 lint: setup
 	$(BIN)/ruff check .

@@ -30,6 +30,9 @@ class Example:
     arendeklass: str | None
     weight: float = 1.0
     source: str = "corpus"
+    #: Gold flags where the record has them (None: not labelled, not trained on).
+    akut: bool | None = None
+    sekretess: bool | None = None
 
     @property
     def type_key(self) -> str:
@@ -91,9 +94,10 @@ def to_example(rec: dict[str, Any], taxonomy: Taxonomy, stats: ReadStats, *,
     w = rec.get("weight")
     if isinstance(w, int | float) and not isinstance(w, bool) and 0.1 <= w <= 10:
         weight = weight * float(w)
+    flags = {f: rec[f] if isinstance(rec.get(f), bool) else None for f in ("akut", "sekretess")}
     return Example(id=str(rec.get("id", "")), channel=str(rec.get("channel") or ""),
                    subject=subject, text=text, huvudkategori=cat, arendetyp=typ,
-                   arendeklass=klass, weight=weight, source=source)
+                   arendeklass=klass, weight=weight, source=source, **flags)
 
 
 def read_examples(files: Iterable[Path], taxonomy: Taxonomy,

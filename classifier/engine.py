@@ -56,7 +56,7 @@ from classifier.text import clean, letter_count, looks_like_text
 log = logging.getLogger(__name__)
 
 #: Bump when the saved model's layout changes; a mismatch means retrain.
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 CHANNELS = frozenset({"email", "sms", "fax", "letter"})
 SECRET_CATEGORIES = ("socialtjanst", "funktionsnedsattning")
 DEFAULT_CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus"
@@ -171,7 +171,9 @@ class Classifier:
         docs = [probe._model_doc(clean(e.subject), clean(e.text)) for e in examples]
         model = TrainedModel.fit(docs, [e.type_key for e in examples],
                                  [e.arendeklass for e in examples],
-                                 [e.weight for e in examples], settings.model)
+                                 [e.weight for e in examples], settings.model,
+                                 flags={"akut": [e.akut for e in examples],
+                                        "sekretess": [e.sekretess for e in examples]})
         missing = sorted(set(taxonomy.type_keys()) - {e.type_key for e in examples})
         report = {"examples": len(examples), "corpus": asdict(stats),
                   "corrections": asdict(corr_stats), "files": [str(f) for f in files],
@@ -330,6 +332,13 @@ class Classifier:
             if secret_mass >= th.sekretess_probability and not flags["sekretess"]:
                 flags["sekretess"] = True
                 reasons.append(Reason.SEKRETESS_PROBABILITY)
+            explanation["flag_model"] = {k: round(v, 4) for k, v in pred.flags.items()}
+            if pred.flags.get("akut", 0.0) >= th.akut_model and not flags["akut"]:
+                flags["akut"] = True
+                reasons.append(Reason.AKUT_MODEL)
+            if pred.flags.get("sekretess", 0.0) >= th.sekretess_model and not flags["sekretess"]:
+                flags["sekretess"] = True
+                reasons.append(Reason.SEKRETESS_MODEL)
         hint = next((h.hint for h in rule_result.hits if h.hint and "akut" in h.flags), None)
         if hint is not None and self.taxonomy.is_valid(*hint.split("/", 1)):
             # An akut rule knows the area better than a model that is unsure, or that

@@ -23,6 +23,15 @@ from classifier.engine import Classification, Classifier
 
 LEVELS = ("huvudkategori", "arendetyp", "arendeklass")
 SWEEP = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+#: What the product must reach on messages nobody tuned on (issue 16): figure → (key, floor).
+TARGETS: tuple[tuple[str, str, float], ...] = (
+    ("coverage", "coverage", 0.90),
+    ("huvudkategori accuracy at coverage", "huvudkategori", 0.95),
+    ("ärendetyp accuracy", "arendetyp", 0.90),
+    ("ärendeklass accuracy", "arendeklass", 0.85),
+    ("akut recall", "akut", 1.00),
+    ("sekretess recall", "sekretess", 0.98),
+)
 
 
 def _gold(rec: Mapping[str, Any], level: str) -> str | None:
@@ -96,7 +105,37 @@ def _flag_metrics(pairs: Sequence[tuple[Mapping[str, Any], Classification]],
     fn = [i for g, p, i in rows if g and not p]
     fp = [i for g, p, i in rows if p and not g]
     return {"n": len(rows), "positives": tp + len(fn), "recall": _ratio(tp, tp + len(fn)),
-            "precision": _ratio(tp, tp + len(fp)), "missed": fn[:20], "false_alarms": len(fp)}
+            "precision": _ratio(tp, tp + len(fp)), "missed": fn[:20], "false_alarms": len(fp),
+            # What the recall costs: the share of all items that carry the flag.
+            "flagged_share": _ratio(tp + len(fp), len(rows))}
+
+
+def _confusion_matrix(pairs: Sequence[tuple[Mapping[str, Any], Classification]],
+                      level: str) -> dict[str, Any]:
+    """Gold (rows) × the model's best guess (columns), every label seen on either side."""
+    rows = [(g, _guess(c, level) or "<none>") for r, c in pairs
+            if (g := _gold(r, level)) is not None]
+    labels = sorted({g for g, _ in rows} | {p for _, p in rows})
+    index = {lab: i for i, lab in enumerate(labels)}
+    matrix = [[0] * len(labels) for _ in labels]
+    for g, p in rows:
+        matrix[index[g]][index[p]] += 1
+    return {"labels": labels, "matrix": matrix}
+
+
+def summary(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The headline table: each figure beside the floor it must reach."""
+    out = []
+    for figure, key, floor in TARGETS:
+        if key == "coverage":
+            value = report["coverage"]
+        elif key in report["levels"]:
+            value = report["levels"][key].get("covered_accuracy")
+        else:
+            value = report["flags"][key].get("recall")
+        out.append({"figure": figure, "value": value, "target": floor,
+                    "met": value is not None and value >= floor})
+    return out
 
 
 def _sweep(pairs: Sequence[tuple[Mapping[str, Any], Classification]]) -> list[dict[str, Any]]:
@@ -157,6 +196,7 @@ def evaluate(clf: Classifier, records: Iterable[Mapping[str, Any]]) -> dict[str,
         "sweep": _sweep(pairs),
         "confusions": {"huvudkategori": _confusions(pairs, "huvudkategori"),
                        "arendetyp": _confusions(pairs, "arendetyp")},
+        "confusion_matrix": {"huvudkategori": _confusion_matrix(pairs, "huvudkategori")},
     }
 
 
@@ -170,6 +210,13 @@ def render(report: Mapping[str, Any], console: Any) -> None:
     console.print(f"[bold]Model[/bold] {report['model_version']}  items {report['n']}  "
                   f"coverage {fmt(report['coverage'])}  "
                   f"({report['messages_per_second']} msg/s)")
+    t = Table(title="Summary (accuracy on covered items; recall over all items)")
+    for col in ("figure", "value", "must reach", "met"):
+        t.add_column(col)
+    for row in summary(report):
+        t.add_row(row["figure"], fmt(row["value"]), f"≥ {row['target']:.2f}",
+                  "yes" if row["met"] else "[bold red]no[/bold red]")
+    console.print(t)
     t = Table(title="Per level")
     for col in ("level", "n", "raw acc", "macro-F1", "coverage", "covered acc"):
         t.add_column(col)
@@ -194,13 +241,24 @@ def render(report: Mapping[str, Any], console: Any) -> None:
         t.add_row(fmt(row["threshold"]), fmt(row["coverage"]), fmt(row["huvudkategori_accuracy"]),
                   fmt(row["arendetyp_accuracy"]))
     console.print(t)
-    t = Table(title="Flags")
-    for col in ("flag", "n", "positives", "recall", "precision", "false alarms", "missed"):
+    t = Table(title="Flags (flagged: share of all items carrying the flag, the triage cost)")
+    for col in ("flag", "n", "positives", "recall", "precision", "false alarms", "flagged",
+                "missed"):
         t.add_column(col)
     for flag, m in report["flags"].items():
         t.add_row(flag, fmt(m["n"]), fmt(m["positives"]), fmt(m["recall"]), fmt(m["precision"]),
-                  fmt(m["false_alarms"]), ", ".join(map(str, m["missed"])) or "–")
+                  fmt(m["false_alarms"]), fmt(m.get("flagged_share")),
+                  ", ".join(map(str, m["missed"])) or "–")
     console.print(t)
+    cm = report.get("confusion_matrix", {}).get("huvudkategori")
+    if cm and cm["labels"]:
+        t = Table(title="Confusion: huvudkategori (rows gold, columns the model's guess)")
+        t.add_column("gold")
+        for lab in cm["labels"]:
+            t.add_column(lab[:4], justify="right")
+        for lab, row in zip(cm["labels"], cm["matrix"], strict=True):
+            t.add_row(lab, *[str(v) if v else "·" for v in row])
+        console.print(t)
     ld = report["language_detection"]
     console.print(f"Language detection: {fmt(ld['accuracy'])} on {ld['n']} items with gold")
     for level, rows in report["confusions"].items():

@@ -10,7 +10,12 @@ Three classifiers share one vectoriser:
   a cascade with one type model per category, within a message or two on
   categories and better on types in the ``final`` set, with one type model
   instead of seventeen;
-* an ärendeklass classifier (what the sender wants), independent of topic.
+* an ärendeklass classifier (what the sender wants), independent of topic;
+* one binary model per safety flag (``akut``, ``sekretess``): logistic
+  regression with balanced class weights, trained only on records that carry
+  that flag's gold label. The rules still run; the flag is set when a rule fires
+  *or* the model's probability reaches its threshold, so a danger written in
+  words no rule lists is still caught (docs/classifier.md, issue 16).
 
 Each is ``CalibratedClassifierCV(LinearSVC, method="sigmoid", ensemble=False)``:
 one SVM fitted on all data, its scores mapped to probabilities by sigmoids
@@ -22,13 +27,14 @@ file and the memory.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy import sparse
 from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
@@ -44,6 +50,8 @@ class Prediction:
     categories: list[tuple[str, float]]
     classes: list[tuple[str, float]]
     row: int
+    #: P(flag) from each safety-flag model (``akut``, ``sekretess``).
+    flags: dict[str, float] = field(default_factory=dict)
 
 
 def _calibrated(cfg: ModelSettings, n_min: int) -> CalibratedClassifierCV:
@@ -98,13 +106,41 @@ def _fit_one(x: sparse.csr_matrix, labels: Sequence[str], weights: np.ndarray,
     return clf
 
 
+FLAG_MODELS = ("akut", "sekretess")
+
+
+class _FlagModel:
+    """A binary logistic model for one flag, reduced to what prediction needs."""
+
+    def __init__(self, clf: LogisticRegression) -> None:
+        self.coef = np.ascontiguousarray(clf.coef_[0], dtype=np.float32)
+        self.intercept = float(clf.intercept_[0])
+
+    def __call__(self, x: sparse.csr_matrix) -> np.ndarray:
+        return expit(np.asarray(x @ self.coef, dtype=np.float64) + self.intercept)
+
+
+def _fit_flag(x: sparse.csr_matrix, gold: Sequence[bool | None], weights: np.ndarray,
+              cfg: ModelSettings) -> _FlagModel | None:
+    keep = [i for i, g in enumerate(gold) if g is not None]
+    y = np.asarray([bool(gold[i]) for i in keep])
+    if len(keep) < 20 or y.sum() < 5 or (~y).sum() < 5:
+        return None  # too few labelled examples: the rules alone decide
+    clf = LogisticRegression(C=cfg.flag_c, class_weight="balanced", max_iter=2000,
+                             solver="liblinear", random_state=cfg.seed)
+    clf.fit(x[keep], y, sample_weight=weights[keep])
+    return _FlagModel(clf)
+
+
 class TrainedModel:
-    """Vectoriser plus the two calibrated classifiers and what explanations need."""
+    """Vectoriser plus the calibrated classifiers, the flag models and what explanations
+    need."""
 
     def __init__(self, vectoriser: FeatureUnion, cat_clf: CalibratedClassifierCV,
                  type_clf: CalibratedClassifierCV, class_clf: CalibratedClassifierCV,
-                 top_features: int) -> None:
+                 top_features: int, flag_models: dict[str, _FlagModel] | None = None) -> None:
         self.vectoriser = vectoriser
+        self.flag_models = dict(flag_models or {})
         self.cat_clf = cat_clf
         self.type_clf = type_clf
         self.class_clf = class_clf
@@ -129,8 +165,10 @@ class TrainedModel:
 
     @classmethod
     def fit(cls, docs: Sequence[str], types: Sequence[str], classes: Sequence[str | None],
-            weights: Sequence[float], cfg: ModelSettings) -> TrainedModel:
-        """Fit on prepared documents; ``classes`` may hold None where a record has none."""
+            weights: Sequence[float], cfg: ModelSettings,
+            flags: dict[str, Sequence[bool | None]] | None = None) -> TrainedModel:
+        """Fit on prepared documents; ``classes`` may hold None where a record has none,
+        and each of ``flags`` (gold akut/sekretess) None where it is not labelled."""
         vec = build_vectoriser(cfg)
         x = vec.fit_transform(docs).tocsr()
         w = np.asarray(weights, dtype=np.float64)
@@ -138,7 +176,12 @@ class TrainedModel:
         type_clf = _fit_one(x, list(types), w, cfg)
         keep = [i for i, c in enumerate(classes) if c]
         class_clf = _fit_one(x[keep], [str(classes[i]) for i in keep], w[keep], cfg)
-        return cls(vec, cat_clf, type_clf, class_clf, cfg.top_features)
+        flag_models = {}
+        for name, gold in (flags or {}).items():
+            model = _fit_flag(x, gold, w, cfg)
+            if model is not None:
+                flag_models[name] = model
+        return cls(vec, cat_clf, type_clf, class_clf, cfg.top_features, flag_models)
 
     def transform(self, docs: Sequence[str]) -> sparse.csr_matrix:
         """TF-IDF rows for prepared documents."""
@@ -156,12 +199,14 @@ class TrainedModel:
         cond = p_joint / np.maximum(mass[:, type_cat], 1e-12)
         p_type = cond * p_cat[:, type_cat]
         p_class = self._class_proba(x)
+        p_flags = {name: model(x) for name, model in self.flag_models.items()}
         out = []
         for i in range(x.shape[0]):
             out.append(Prediction(
                 types=_ranked(self.type_labels, p_type[i], 5),
                 categories=_ranked(self.categories, p_cat[i], 5),
-                classes=_ranked(self.class_labels, p_class[i], 5), row=i))
+                classes=_ranked(self.class_labels, p_class[i], 5), row=i,
+                flags={name: float(p[i]) for name, p in p_flags.items()}))
         return out
 
     def top_features_for(self, x: sparse.csr_matrix, row: int, type_label: str | None,
@@ -188,7 +233,7 @@ class TrainedModel:
     def stats(self) -> dict[str, int]:
         """Sizes worth logging: features and labels."""
         return {"features": len(self._names), "types": len(self.type_labels),
-                "classes": len(self.class_labels)}
+                "classes": len(self.class_labels), "flag_models": sorted(self.flag_models)}
 
 
 def _ranked(labels: Sequence[str], probs: np.ndarray, k: int) -> list[tuple[str, float]]:

@@ -22,6 +22,8 @@ class Reason(StrEnum):
     SEKRETESS_RULE = "sekretess_rule"              # an explicit rule set sekretess
     SEKRETESS_CATEGORY = "sekretess_category"      # the type is secret by default
     SEKRETESS_PROBABILITY = "sekretess_probability"  # secret categories were likely enough
+    AKUT_MODEL = "akut_model"                      # the akut model's probability was high enough
+    SEKRETESS_MODEL = "sekretess_model"            # the sekretess model's probability, likewise
     LABEL_FROM_RULE = "label_from_rule"            # the model was unsure; a rule's hint decided
     RULE_TIMEOUT = "rule_timeout"                  # triage: a rule could not be evaluated
     UNKNOWN_CHANNEL = "unknown_channel"            # channel not email/sms/fax/letter

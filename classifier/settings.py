@@ -28,6 +28,10 @@ class Thresholds:
     arendeklass_triggers_triage: bool
     #: Summed probability of secret categories (socialtjänst, LSS) that sets sekretess.
     sekretess_probability: float
+    #: P(akut) from the akut model at or above which the flag is set (rules set it too).
+    akut_model: float = 1.0
+    #: P(sekretess) from the sekretess model at or above which the flag is set.
+    sekretess_model: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,8 @@ class ModelSettings:
     correction_weight: float
     seed: int
     top_features: int
+    #: Inverse regularisation of the akut and sekretess logistic models.
+    flag_c: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -214,14 +220,14 @@ def load_settings(path: Path | str) -> ClassifierSettings:
         raise top.fail("version", "unsupported version; expected 1")
     t = _Reader(doc, ("thresholds",), top._get("thresholds"),
                 {"huvudkategori", "arendetyp", "arendeklass", "arendeklass_triggers_triage",
-                 "sekretess_probability"})
+                 "sekretess_probability", "akut_model", "sekretess_model"})
     lim = _Reader(doc, ("limits",), top._get("limits"),
                   {"max_model_chars", "max_rule_chars", "regex_timeout_ms", "min_letters"})
     lang = _Reader(doc, ("languages",), top._get("languages"),
                    {"supported", "no_tolk", "short_text_chars", "min_probability"})
     m = _Reader(doc, ("model",), top._get("model"),
                 {"word_ngrams", "char_ngrams", "max_features_word", "max_features_char", "C",
-                 "calibration_cv", "correction_weight", "seed", "top_features"})
+                 "calibration_cv", "correction_weight", "seed", "top_features", "flag_C"})
     supported = lang.strings("supported")
     for i, code in enumerate(supported):
         if len(code) != 2 or not code.isalpha() or not code.islower():
@@ -232,7 +238,8 @@ def load_settings(path: Path | str) -> ClassifierSettings:
             huvudkategori=t.prob("huvudkategori"), arendetyp=t.prob("arendetyp"),
             arendeklass=t.prob("arendeklass"),
             arendeklass_triggers_triage=t.boolean("arendeklass_triggers_triage"),
-            sekretess_probability=t.prob("sekretess_probability")),
+            sekretess_probability=t.prob("sekretess_probability"),
+            akut_model=t.prob("akut_model"), sekretess_model=t.prob("sekretess_model")),
         limits=Limits(max_model_chars=lim.integer("max_model_chars", 200, 100_000),
                       max_rule_chars=lim.integer("max_rule_chars", 1_000, 2_000_000),
                       regex_timeout_ms=lim.integer("regex_timeout_ms", 1, 5_000),
@@ -247,7 +254,8 @@ def load_settings(path: Path | str) -> ClassifierSettings:
                             calibration_cv=m.integer("calibration_cv", 2, 10),
                             correction_weight=m.number("correction_weight", 0.0, 100.0),
                             seed=m.integer("seed", 0, 2**31 - 1),
-                            top_features=m.integer("top_features", 0, 50)),
+                            top_features=m.integer("top_features", 0, 50),
+                            flag_c=m.number("flag_C", 1e-4, 1e4)),
         rules=_rules(doc, top._get("rules")),
         max_gap_tokens=int(doc.data.get("phrase_max_gap_tokens", 3)),
         source=doc.file)

@@ -55,26 +55,64 @@ def keyed(kind: str, value: str) -> str:
 
 
 def norm_name(name: str | None) -> str | None:
-    """Folded, punctuation-free words of a full name, in order; None for one word."""
+    """Folded, punctuation-free words of a full name, in order; None for one word.
+    "Wikström, Gun" (surname first, as on forms) is read as "gun wikstrom"."""
     if not name:
         return None
-    words = re.findall(r"[a-z]+", fold(name))
+    folded = fold(name)
+    if folded.count(",") == 1:
+        surname, given = folded.split(",")
+        folded = f"{given} {surname}"
+    words = re.findall(r"[a-z]+", folded)
     return " ".join(words) if len(words) >= 2 else None
 
 
+def name_variants(name: str | None) -> list[str]:
+    """The full name and "initial surname": "Gun-Britt Wikström", "G-B Wikström" and
+    "Wikström, G." all give "g wikstrom". Used only together with an address, where
+    two people of one initial and surname are one household."""
+    full = norm_name(name)
+    if full is None:
+        return []
+    words = full.split()
+    return list(dict.fromkeys([full, f"{words[0][0]} {words[-1]}"]))
+
+
+# Street-name endings people and forms abbreviate: "Västertorpsv. 21" is
+# "Västertorpsvägen 21", "Hornsg 5" is "Hornsgatan 5".
+_STREET_SUFFIXES = (("vagen", "v"), ("vag", "v"), ("gatan", "g"), ("gata", "g"),
+                    ("grand", "gr"), ("backe", "b"), ("backen", "b"), ("plan", "pl"),
+                    ("torget", "t"), ("torg", "t"), ("stigen", "st"), ("stig", "st"),
+                    ("alle", "al"), ("allen", "al"))
+_FLOOR = re.compile(r"\b\d+\s*(?:tr|trappor|trappa)\b|\b(?:lgh|lag|lagenhet|vaning|c/o)\.?\s*\w+")
+
+
+def _street(name: str) -> str:
+    name = re.sub(r"[^a-z]", "", name)
+    for long, short in _STREET_SUFFIXES:
+        if name.endswith(long) and len(name) > len(long) + 2:
+            return name[: -len(long)] + short
+    return name
+
+
 def norm_address(address: str | None) -> str | None:
-    """Street and postcode, folded: "Storgatan 5, 123 45 Stockholm" → "storgatan 5|12345"."""
+    """Street and postcode, folded: "Storgatan 5, 123 45 Stockholm" → "storg 5|12345"."""
+    variants = address_variants(address)
+    return variants[0] if variants else None
+
+
+def address_variants(address: str | None) -> list[str]:
+    """The address with its postcode, and without: a follow-up often leaves it out.
+    Floors ("2 tr"), flat numbers and street-name abbreviations do not count."""
     if not address:
-        return None
-    folded = fold(address)
+        return []
+    folded = _FLOOR.sub(" ", fold(address))
     postcode = re.search(r"\b(\d{3})\s?(\d{2})\b", folded)
-    street = re.search(r"([a-z][a-z .-]+?)\s+(\d+\s?[a-z]?)\b", folded)
+    street = re.search(r"([a-z][a-z .-]+?)\s*\.?\s+(\d+\s?[a-z]?)\b", folded)
     if not street:
-        return None
-    parts = [f"{re.sub(r'[^a-z]', '', street.group(1))} {street.group(2).replace(' ', '')}"]
-    if postcode:
-        parts.append(postcode.group(1) + postcode.group(2))
-    return "|".join(parts)
+        return []
+    base = f"{_street(street.group(1))} {street.group(2).replace(' ', '')}"
+    return [f"{base}|{postcode.group(1)}{postcode.group(2)}", base] if postcode else [base]
 
 
 _CLOSING = re.compile(r"^\s*(?:mvh|m\.v\.h\.?|med vanlig halsning|vanliga halsningar|halsningar|"
@@ -102,7 +140,20 @@ def signed_name(text: str) -> str | None:
         m = re.search(r"(?:^|\s)/\s*([^/]+?)\s*$", lines[-1])
         if m and looks_like_name(m.group(1)):
             return m.group(1)
+        # A letter signed with the bare name on its own line, also "Wikström, G.".
+        for line in reversed(lines[-2:]):
+            bare = line.strip(" ,.")
+            if looks_like_name(bare) or looks_like_name(_surname_last(bare)):
+                return bare
     return None
+
+
+def _surname_last(name: str) -> str:
+    """ "Wikström, G." → "G. Wikström" (forms put the surname first)."""
+    if name.count(",") != 1:
+        return name
+    surname, given = name.split(",")
+    return f"{given.strip()} {surname.strip()}"
 
 
 _RELATIVE = re.compile(
@@ -145,11 +196,11 @@ def identity_of(sender: Sender, text: str) -> Identity:
         ident.add(EMAIL, sender.email.strip().lower())
     if sender.phone:
         ident.add(PHONE, to_e164(sender.phone) or sender.phone)
-    name = norm_name(sender.name) or norm_name(signed_name(text))
-    ident.add(NAME, name)
-    address = norm_address(sender.postal_address)
-    if name and address:
-        ident.add(NAME_ADDRESS, f"{name}|{address}")
+    shown = sender.name if norm_name(sender.name) else signed_name(text)
+    ident.add(NAME, norm_name(shown))
+    for name in name_variants(shown):
+        for address in address_variants(sender.postal_address):
+            ident.add(NAME_ADDRESS, f"{name}|{address}")
     for pnr, _ in find_personnummer(text):
         ident.add(PNR, re.sub(r"\D", "", pnr)[-10:])
     return ident
