@@ -12,7 +12,7 @@ import click
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--classifier/--no-classifier", default=True, show_default=True,
-              help="Classify with the trained model (trained on first use, ~20 s) or send "
+              help="Classify with the trained model (trained on first use, about a minute) or send "
                    "everything to triage (then no category signal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every scenario's grouping.")

@@ -65,6 +65,8 @@ class ScenarioResult:
     expected: list[list[str]]
     decisions: dict[str, str]
     explanations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: The linker's best-scored candidate ärenden per message (for fitting weights).
+    candidates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     tp: int = 0
     fp: int = 0
     fn: int = 0
@@ -209,6 +211,7 @@ class Replayer:
         ack_of: dict[str, str] = {}
         decisions: dict[str, str] = {}
         explanations: dict[str, list[dict[str, Any]]] = {}
+        candidates: dict[str, list[dict[str, Any]]] = {}
         sid = scenario.get("id", f"S{n}")
         try:
             for m in scenario["messages"]:
@@ -236,6 +239,7 @@ class Replayer:
                 decisions[m["key"]] = ("duplicate" if receipt.duplicate
                                        else link.get("decision", "none"))
                 explanations[m["key"]] = link.get("explanation", [])
+                candidates[m["key"]] = link.get("candidates", [])
                 if ack.get("message_id"):
                     ack_of[m["key"]] = ack["message_id"]
             with store.reading() as session:  # merges reported later move earlier items too
@@ -247,8 +251,8 @@ class Replayer:
         expected = pairs(scenario["expected_groups"])
         got = pairs(arende_of)
         return ScenarioResult(sid, arende_of, scenario["expected_groups"], decisions,
-                              explanations, tp=len(expected & got), fp=len(got - expected),
-                              fn=len(expected - got))
+                              explanations, candidates, tp=len(expected & got),
+                              fp=len(got - expected), fn=len(expected - got))
 
 
 def _when(m: dict[str, Any]) -> datetime:

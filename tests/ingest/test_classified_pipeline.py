@@ -17,8 +17,10 @@ def mail(n: int, subject: str, body: str, sender: str = "a@example.se") -> bytes
 def test_classification_flags_and_routing_reach_the_item(settings, trained_classifier) -> None:
     rt = Runtime.build(settings)
     cases = {
-        "hemtjanst": mail(1, "Hemtjänsten", "Hej, hemtjänsten kom inte till min mamma i går "
-                          "kväll och hon fick ingen hjälp med medicinerna. Vad händer?"),
+        "hemtjanst": mail(1, "Hemtjänstens tider i jul", "Hej! Vilka tider kommer hemtjänsten "
+                          "till min mamma under julhelgen? Vi vill planera när vi hälsar på."),
+        "medicin": mail(4, "Hemtjänsten", "Hej, hemtjänsten kom inte till min mamma i går "
+                        "kväll och hon fick ingen hjälp med medicinerna. Vad händer?"),
         "arabic": mail(2, "سؤال", "مرحبا، أريد أن أسأل عن مكان في الحضانة لابني. متى يمكننا "
                        "الحصول على مكان في الروضة؟"),
         "akut": mail(3, "Hjälp", "Min granne slår sina barn, jag hör skrik varje kväll och "
@@ -37,6 +39,13 @@ def test_classification_flags_and_routing_reach_the_item(settings, trained_class
         "aldreomsorg", "hemtjanst")
     assert home["routing"]["queue"] == "kcs.case.aldrenamnden"
     assert home["language"] == "sv" and home["flags"]["tolk"] is False
+    assert home["flags"]["sekretess"] is False and home["flags"]["akut"] is False
+
+    # A person's medication is a health detail: the same owner, but its restricted queue.
+    medicine = items[ids["medicin"]]
+    assert medicine["classification"]["huvudkategori"] == "aldreomsorg"
+    assert medicine["flags"]["sekretess"] is True
+    assert medicine["routing"]["queue"] == "kcs.restricted.aldrenamnden"
 
     arabic = items[ids["arabic"]]
     assert arabic["language"] == "ar" and arabic["flags"]["tolk"] is True
