@@ -46,7 +46,7 @@ from classifier.corrections import corrections_path, read_corrections
 from classifier.errors import CorpusError
 from classifier.features import model_input
 from classifier.language import LanguageDetector, LanguageGuess
-from classifier.model import Prediction, TrainedModel
+from classifier.model import FLAG_MODELS, Prediction, TrainedModel
 from classifier.reasons import TRIAGE_REASONS, Reason
 from classifier.rules import RuleEngine, RuleResult
 from classifier.settings import ClassifierSettings, load_settings
@@ -172,8 +172,8 @@ class Classifier:
         model = TrainedModel.fit(docs, [e.type_key for e in examples],
                                  [e.arendeklass for e in examples],
                                  [e.weight for e in examples], settings.model,
-                                 flags={"akut": [e.akut for e in examples],
-                                        "sekretess": [e.sekretess for e in examples]})
+                                 flags={f: [getattr(e, f) for e in examples]
+                                        for f in FLAG_MODELS})
         missing = sorted(set(taxonomy.type_keys()) - {e.type_key for e in examples})
         report = {"examples": len(examples), "corpus": asdict(stats),
                   "corrections": asdict(corr_stats), "files": [str(f) for f in files],

@@ -106,6 +106,7 @@ def _fit_one(x: sparse.csr_matrix, labels: Sequence[str], weights: np.ndarray,
     return clf
 
 
+#: The flags with a model of their own (each needs gold labels of that name in the corpus).
 FLAG_MODELS = ("akut", "sekretess")
 
 

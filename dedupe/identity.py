@@ -59,11 +59,7 @@ def norm_name(name: str | None) -> str | None:
     "Wikström, Gun" (surname first, as on forms) is read as "gun wikstrom"."""
     if not name:
         return None
-    folded = fold(name)
-    if folded.count(",") == 1:
-        surname, given = folded.split(",")
-        folded = f"{given} {surname}"
-    words = re.findall(r"[a-z]+", folded)
+    words = re.findall(r"[a-z]+", _given_first(fold(name)))
     return " ".join(words) if len(words) >= 2 else None
 
 
@@ -84,7 +80,8 @@ _STREET_SUFFIXES = (("vagen", "v"), ("vag", "v"), ("gatan", "g"), ("gata", "g"),
                     ("grand", "gr"), ("backe", "b"), ("backen", "b"), ("plan", "pl"),
                     ("torget", "t"), ("torg", "t"), ("stigen", "st"), ("stig", "st"),
                     ("alle", "al"), ("allen", "al"))
-_FLOOR = re.compile(r"\b\d+\s*(?:tr|trappor|trappa)\b|\b(?:lgh|lag|lagenhet|vaning|c/o)\.?\s*\w+")
+_FLOOR = re.compile(
+    r"\b\d+\s*(?:tr|trappor|trappa)\b|\b(?:lgh|lag|lagenhet|vaning|c/o)\b\.?\s*\w+")
 
 
 def _street(name: str) -> str:
@@ -95,15 +92,10 @@ def _street(name: str) -> str:
     return name
 
 
-def norm_address(address: str | None) -> str | None:
-    """Street and postcode, folded: "Storgatan 5, 123 45 Stockholm" → "storg 5|12345"."""
-    variants = address_variants(address)
-    return variants[0] if variants else None
-
-
 def address_variants(address: str | None) -> list[str]:
-    """The address with its postcode, and without: a follow-up often leaves it out.
-    Floors ("2 tr"), flat numbers and street-name abbreviations do not count."""
+    """Street and postcode, folded ("Storgatan 5, 123 45 Stockholm" → "storg 5|12345"),
+    and the street alone: a follow-up often leaves the postcode out. Floors ("2 tr"),
+    flat numbers and street-name abbreviations do not count."""
     if not address:
         return []
     folded = _FLOOR.sub(" ", fold(address))
@@ -143,13 +135,13 @@ def signed_name(text: str) -> str | None:
         # A letter signed with the bare name on its own line, also "Wikström, G.".
         for line in reversed(lines[-2:]):
             bare = line.strip(" ,.")
-            if looks_like_name(bare) or looks_like_name(_surname_last(bare)):
+            if looks_like_name(bare) or looks_like_name(_given_first(bare)):
                 return bare
     return None
 
 
-def _surname_last(name: str) -> str:
-    """ "Wikström, G." → "G. Wikström" (forms put the surname first)."""
+def _given_first(name: str) -> str:
+    """ "Wikström, Gun" → "Gun Wikström" (forms put the surname first)."""
     if name.count(",") != 1:
         return name
     surname, given = name.split(",")
