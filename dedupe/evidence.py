@@ -36,6 +36,7 @@ class Evidence:
     bands: list[str] = field(default_factory=list)
     relative: bool = False
     huvudkategori: str | None = None
+    arendetyp: str | None = None
     thread: list[str] = field(default_factory=list)       # keys of Message-IDs replied to
     own_message: str | None = None                        # key of this message's Message-ID
     text_chars: int = 0                                   # length of the normalised own text
@@ -84,7 +85,7 @@ def gather(message: NormalisedMessage, *, channel: str, received_at: datetime,
         channel="letter" if channel == "fax" and "fax" not in policy.windows.by_channel
         else channel,
         received_at=received_at,
-        identity=identity_of(message.sender, own),
+        identity=identity_of(message.sender, own, our_domain),
         numbers=find_numbers(everything),
         reply_to=replied_arenden(message, our_domain),
         refs=reference_keys(everything),
@@ -93,6 +94,7 @@ def gather(message: NormalisedMessage, *, channel: str, received_at: datetime,
                if signature is not None else []),
         relative=writes_as_relative(own),
         huvudkategori=category,
+        arendetyp=classification.get("arendetyp") if category else None,
         text_chars=len(minhash.normalise_text(text)),
         thread=sorted({message_key(m) for m in (message.in_reply_to, *message.references)
                        if m and not _OUR_MSGID.search(m)}),

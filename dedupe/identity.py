@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from channels.scan.fields import find_personnummer, fold, looks_like_name
+from channels.scan.fields import find_emails, find_personnummer, fold, looks_like_name
 from channels.sms.phone import to_e164
 from ingest.logs import get_logger
 from ingest.model import Sender
@@ -28,7 +28,12 @@ DEV_KEY = "kcs-dev-link-key-not-secret"
 KEY_ENV = "KCS_PII_KEY"
 # Kinds of identity key, by prefix in the link index.
 EMAIL, PHONE, PNR, NAME, NAME_ADDRESS = "em", "ph", "pn", "nm", "na"
-IDENTITY_KINDS = (EMAIL, PHONE, PNR, NAME, NAME_ADDRESS)
+# People and street addresses a message names anywhere (sender fields, signature, text):
+# a relative writes "min mamma Elsa Berg, Mörtviksvägen 12", a new mobile "Ulla Sandberg
+# igen".
+# identity.own says which PERSON keys are the writer's own name.
+PERSON, PERSON_INITIAL, ADDRESS = "pm", "pi", "ad"
+IDENTITY_KINDS = (EMAIL, PHONE, PNR, NAME, NAME_ADDRESS, PERSON, PERSON_INITIAL, ADDRESS)
 # Kinds whose disagreement means "a different person" (names alone do not: relatives,
 # spelling, a display name missing).
 CONFLICT_KINDS = (EMAIL, PHONE, NAME_ADDRESS)
@@ -161,11 +166,117 @@ def writes_as_relative(text: str) -> bool:
     return bool(_RELATIVE.search(fold(text)))
 
 
+_TOKEN = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*\.?|[ \t]+|.", re.S)
+# Capitalised words that start sentences, greet, sign off or name places and
+# institutions: never part of a person's name.
+_NOT_NAME_WORDS = frozenset(" ".join((
+    "hej hejsan hallo hello hi dear hola salaan merhaba dzien hyva privet zdravstvuyte",
+    "jag min mitt mina var vart vi det den detta han hon hen de nu tack mvh vh med",
+    "halsningar halsning halsn vanliga vanlig basta hjartliga till fran angaende ang",
+    "arende kara my the this i from regards best kind sincerely yours thanks thank please",
+    "och eller men om nar sedan efter innan hur vad varfor vem vilken kan har ar blir ska",
+    "skulle vill inte ingen dr mr mrs ms miss prof herr fru stockholm stockholms stad",
+    "kommun kontaktcenter forvaltning forvaltningen regionen region sverige svenska",
+    "sweden swedish english engelska finska arabiska somaliska mandag tisdag onsdag",
+    "torsdag fredag lordag sondag monday tuesday wednesday thursday friday saturday",
+    "sunday januari februari mars april maj juni juli augusti september oktober november",
+    "december january february march may june july august october ab hb kb brf bostader",
+    "bostad hem hus",
+)).split())
+_PLACE_ENDINGS = ("vagen", "vag", "gatan", "gata", "gangen", "grand", "alle", "torget",
+                  "torg", "plan", "backe", "backen", "stigen", "skolan", "skola", "forskolan",
+                  "boende", "boendet", "hemmet", "sjukhuset", "kontoret", "forvaltningen",
+                  "kyrkogarden", "parken", "hallen", "badet", "biblioteket", "centrum",
+                  "stationen", "huset", "garden", "namnden", "bolaget")
+_STREET_AHEAD = re.compile(r"\s*(?:\d|(?:allé|alle|väg|gata|gränd|plan|torg|backe|stig)\b)", re.I)
+_SELF_BEFORE = re.compile(r"(?:jag heter|jag ar|det ar|detta ar|har ar|här är|this is|my name is|"
+                          r"i am|tu|olen|nimeni on|ana|waxaan ahay|ben)\s*$", re.I)
+_SELF_AFTER = re.compile(r"^[\s,]*(?:har|igen|here|again|tässä|burada)\b", re.I)
+
+
+def _is_name_word(token: str) -> bool:
+    core = token.rstrip(".")
+    if not core or not core[0].isupper() or fold(core) in _NOT_NAME_WORDS:
+        return False
+    if core.isupper() and len(core.replace("-", "")) > 2:
+        return False  # an acronym (SBK, LSS), not a name
+    return not fold(core).endswith(_PLACE_ENDINGS)
+
+
+def mentioned_names(text: str) -> list[tuple[str, bool]]:
+    """Every person a text names, with whether the writer names themselves.
+
+    Runs of two to four capitalised words ("Elsa Berg", "Anna-Karin Lundqvist",
+    "B-M Sjöholm") that are not greetings, places or institutions. A genitive
+    ("Åke Karlssons färdtjänst") is read as the name. "Ulla Sandberg igen", "Karin
+    Bergholm här", "jag heter Holger Sjöberg" are the writer's own name: a new
+    phone or address announcing itself.
+    """
+    out: list[tuple[str, bool]] = []
+    run: list[tuple[int, int, str]] = []
+
+    def flush() -> None:
+        if 2 <= len(run) <= 4:
+            start, end = run[0][0], run[-1][1]
+            name = " ".join(t for _, _, t in run).rstrip(".")
+            before = fold(text[max(0, start - 24):start])
+            own = bool(_SELF_BEFORE.search(before) or _SELF_AFTER.match(fold(text[end:end + 12])))
+            out.append((name, own))
+        run.clear()
+
+    for m in _TOKEN.finditer(text):
+        token = m.group(0)
+        if token.isspace() and "\n" not in token:
+            continue
+        if run and run[-1][2].endswith(".") and len(run[-1][2]) > 4:
+            flush()  # a sentence ended
+        if _is_name_word(token) and not _STREET_AHEAD.match(text, m.end()):
+            run.append((m.start(), m.end(), token))
+        else:
+            flush()
+    flush()
+    return out
+
+
+def person_forms(name: str) -> tuple[list[str], list[str]]:
+    """A named person's full-name forms (genitive read both ways) and "initial surname"."""
+    full = norm_name(name)
+    if full is None:
+        return [], []
+    words = full.split()
+    forms = [full]
+    if words[-1].endswith("s") and len(words[-1]) > 3:
+        forms.append(" ".join([*words[:-1], words[-1][:-1]]))
+    initials = list(dict.fromkeys(f"{words[0][0]} {f.split()[-1]}" for f in forms))
+    if all(len(w) <= 2 for w in words[:-1]):
+        forms = []  # "B-M Sjöholm", "S. O'Neill": only the initial form says anything
+    return forms, initials
+
+
+_STREET_MENTION = re.compile(
+    r"(?<![\w-])((?:[A-ZÅÄÖÉ][\wåäöé]+s?\s+(?i:allé|alle|väg|gata|gränd|plan|torg|backe|stig)"
+    r"|[A-ZÅÄÖÉ][\wåäöé]*(?:vägen|gatan|gången|gränd|allé|backe|backen|torget|stigen|plan|"
+    r"v|g|gr|vg)\.?)\s+\d[\dOo]{0,3}(?:\s?[A-Ha-h]\b)?)(?![\w])")
+
+
+def mentioned_addresses(text: str) -> list[str]:
+    """Street addresses a text names ("Mörtviksvägen 12", "Ringv 88a", "Tensta allé 12"),
+    normalised as ``address_variants`` does, without the postcode."""
+    out: list[str] = []
+    for m in _STREET_MENTION.finditer(text):
+        street = re.sub(r"(?<=\d)[Oo]|[Oo](?=\d)", "0", m.group(1))  # OCR: "9O" is 90
+        for form in address_variants(street):
+            if "|" not in form and form not in out:
+                out.append(form)
+    return out
+
+
 @dataclass
 class Identity:
     """The identity keys of one message, by kind (each a set of keyed hashes)."""
 
     keys: dict[str, set[str]] = field(default_factory=dict)
+    own: set[str] = field(default_factory=set)   # PERSON keys of the writer's own name
 
     def add(self, kind: str, value: str | None) -> None:
         """Add one normalised value (ignored when empty)."""
@@ -181,8 +292,27 @@ class Identity:
         return {k for k, v in self.keys.items() if v}
 
 
-def identity_of(sender: Sender, text: str) -> Identity:
-    """Identity keys of a message: its sender fields, signature and quoted personnummer."""
+_MOBILE = re.compile(r"(?<![\d+])(?:\+46|0046|0)\s?-?\(?0?\)?\s?(7[02369](?:[\s-]?\d){7})(?!\d)")
+
+
+def mentioned_contacts(text: str, our_domain: str | None = None) -> tuple[list[str], list[str]]:
+    """Mobile numbers (E.164) and e-mail addresses written in the text: "ni når mig på
+    070-174 06 41" is the phone the next SMS comes from. The city's own addresses (the
+    ``our_domain`` family) are not anyone's identity."""
+    phones = list(dict.fromkeys("+46" + re.sub(r"\D", "", m.group(1))
+                                for m in _MOBILE.finditer(text)))
+    ours = ".".join(our_domain.lower().split(".")[-2:]) if our_domain else None
+    # OCR-style repair may glue the next word on ("stockholm.se. Kontoret"): match the
+    # city's domain anywhere in the domain part.
+    city = re.compile(rf"(?:^|\.){re.escape(ours)}(?:\.|$)") if ours else None
+    emails = [e for e in find_emails(text)
+              if not (city and city.search(e.split("@", 1)[1]))]
+    return phones, emails
+
+
+def identity_of(sender: Sender, text: str, our_domain: str | None = None) -> Identity:
+    """Identity keys of a message: its sender fields, signature, the personnummer,
+    people, streets, mobiles and e-mail addresses it names."""
     ident = Identity()
     if sender.email:
         ident.add(EMAIL, sender.email.strip().lower())
@@ -195,4 +325,22 @@ def identity_of(sender: Sender, text: str) -> Identity:
             ident.add(NAME_ADDRESS, f"{name}|{address}")
     for pnr, _ in find_personnummer(text):
         ident.add(PNR, re.sub(r"\D", "", pnr)[-10:])
+    named = [(shown, True)] if shown else []
+    named += [(sender.name, True)] if sender.name and sender.name != shown else []
+    for name, own in [*named, *mentioned_names(text)]:
+        forms, initials = person_forms(name)
+        for form in forms:
+            ident.add(PERSON, form)
+            if own:
+                ident.own.add(keyed(PERSON, form))
+        for form in initials:
+            ident.add(PERSON_INITIAL, form)
+    phones, emails = mentioned_contacts(text, our_domain)
+    for phone in phones:
+        ident.add(PHONE, phone)
+    for email in emails:
+        ident.add(EMAIL, email)
+    for address in [*(a for a in address_variants(sender.postal_address) if "|" not in a),
+                    *mentioned_addresses(text)]:
+        ident.add(ADDRESS, address)
     return ident

@@ -29,7 +29,7 @@ from ingest.model import as_utc
 
 MAX_MERGE_HOPS = 10
 # Identity keys read per candidate ärende (e-mails, phones, names of everyone in it).
-IDENTITY_ROWS_PER_CANDIDATE = 32
+IDENTITY_ROWS_PER_CANDIDATE = 64
 
 
 def resolve(session: Session, arende_id: str) -> str:
@@ -83,7 +83,7 @@ def candidates(session: Session, ev: Evidence, policy: LinkingConfig,
         c = facts.setdefault(final, Candidate(
             arende_id=final, status=row.status, last_activity_at=as_utc(row.last_activity_at),
             status_changed_at=as_utc(row.status_changed_at) if row.status_changed_at else None,
-            huvudkategori=row.huvudkategori))
+            huvudkategori=row.huvudkategori, arendetyp=row.arendetyp))
         hits.setdefault(final, set()).update(by_arende.get(original, ()))
         c.quoted |= original in ev.numbers
         c.replied |= original in ev.reply_to
@@ -110,6 +110,7 @@ def candidates(session: Session, ev: Evidence, policy: LinkingConfig,
             c.kinds.add(kind)
             if key in own:
                 c.matched_kinds.add(kind)
+                c.own_named |= key in ev.identity.own
     for arende_id, keys in hits.items():
         if arende_id in chosen:
             chosen[arende_id].refs = sorted(k for k in keys if k.startswith("ref:"))

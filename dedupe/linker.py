@@ -78,7 +78,9 @@ def decide(scored: list[Scored], ev: Evidence, policy: LinkingConfig) -> LinkDec
     """The decision for the best-scored candidate (``scored`` best first)."""
     idx = {"keys": ev.index_keys(), "signature": ev.signature.astype("<u4").tobytes().hex()
            if ev.signature is not None else None}
-    ranking = [{"arende_id": s.candidate.arende_id, "score": s.score} for s in scored[:5]]
+    ranking = [{"arende_id": s.candidate.arende_id, "score": s.score,
+                "signals": {e["signal"]: e["points"] for e in s.explanation}}
+               for s in scored[:5]]
     if not scored:
         return LinkDecision(None, True, None, [], NEW, 0.0, ranking, index=idx)
     best = scored[0]

@@ -16,6 +16,21 @@ _OCR_NR = re.compile(r"\bocr(?:-?\s?(?:nummer|nr|referens))?\s*[:.]?\s*((?:\d[\s
                      re.I)
 
 
+# Numbers a förvaltning or its contractor gave the citizen, by their label: the waste
+# kundnummer, an invoice's fakturanummer, a booking or queue confirmation, a parking
+# fine. Only the digits count ("GA-88213" ≡ "88213"), and only with the label.
+_LABELLED = re.compile(
+    r"\b(?:kund(?:nummer|nr)|faktura(?:nummer|nr|\s+nr)|bokning(?:snummer|snr|\s+nr)|"
+    r"k[oö]bekr[aä]ftelse|k[oö]nummer|order(?:nummer|nr)|kontrollavgift(?:snummer)?|"
+    r"parkeringsbot|p-bot|avgiftsnummer|ans[oö]kningsnummer|referensnummer|ref\.?\s?nr|"
+    r"makbuz numaras[iı]|numer faktury|invoice (?:number|no)|customer number)\.?"
+    r"(?:\s*(?:nr|nummer|no)\.?)?\s*[:#]?\s*(?:[A-ZÅÄÖ]{1,3}-?)?((?:\d[\s-]?){4,20})(?![\d])",
+    re.I)
+
+
+_DATE = re.compile(r"(?:19|20)\d\d-[01]\d-[0-3]\d")
+
+
 def diarienummer_key(value: str) -> str | None:
     """``ref:dnr:<n>/<n>`` for one diarienummer as ``find_diarienummer`` returns it."""
     number = value.split()[-1]
@@ -39,6 +54,10 @@ def reference_keys(text: str) -> dict[str, str]:
         number = digits(m.group(1))
         if 6 <= len(number) <= 25:
             out.setdefault(f"ref:ocr:{number}", f"OCR-nummer {number}")
+    for m in _LABELLED.finditer(text):
+        number = re.sub(r"\D", "", m.group(1))
+        if 4 <= len(number) <= 20 and not _DATE.fullmatch(m.group(1).strip()):
+            out.setdefault(f"ref:num:{number}", m.group(0).strip())
     return out
 
 

@@ -11,12 +11,26 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dedupe.evidence import Evidence
-from dedupe.identity import CONFLICT_KINDS, EMAIL, NAME, NAME_ADDRESS, PHONE, PNR
+from dedupe.identity import (
+    ADDRESS,
+    CONFLICT_KINDS,
+    EMAIL,
+    NAME,
+    NAME_ADDRESS,
+    PERSON,
+    PERSON_INITIAL,
+    PHONE,
+    PNR,
+)
 from dedupe.policy import LinkingConfig
 
 _WEIGHT_OF = {EMAIL: "email", PHONE: "phone", PNR: "personnummer",
-              NAME_ADDRESS: "name_address", NAME: "name"}
+              NAME_ADDRESS: "name_address", NAME: "name", PERSON: "person_named",
+              PERSON_INITIAL: "initial_named", ADDRESS: "address"}
 _STRONG = (EMAIL, PHONE, PNR, NAME_ADDRESS)
+# Identity in common that says the sender is known to the ärende (a street named in both
+# is the place of the matter, not who wrote).
+_KNOWN = {EMAIL, PHONE, PNR, NAME, NAME_ADDRESS, PERSON}
 
 
 @dataclass
@@ -28,6 +42,7 @@ class Candidate:
     last_activity_at: datetime
     status_changed_at: datetime | None = None
     huvudkategori: str | None = None
+    arendetyp: str | None = None
     matched_kinds: set[str] = field(default_factory=set)   # identity kinds in common
     kinds: set[str] = field(default_factory=set)           # identity kinds it has at all
     refs: list[str] = field(default_factory=list)          # reference keys in common
@@ -36,6 +51,7 @@ class Candidate:
     threaded: bool = False
     sms_recent: bool = False
     similarity: float | None = None
+    own_named: bool = False   # the writer names themselves, and that person is on it
 
 
 @dataclass
@@ -65,8 +81,13 @@ def score(c: Candidate, ev: Evidence, policy: LinkingConfig) -> Scored:
         out.append(_entry("external_ref", w.external_ref,
                           value=[ev.refs.get(k, k) for k in c.refs]))
     matched = set(c.matched_kinds)
+    # Each weaker key is implied by a stronger one: count only the strongest.
     if NAME_ADDRESS in matched:
-        matched.discard(NAME)  # the name is part of the name + address match
+        matched -= {NAME, PERSON, PERSON_INITIAL, ADDRESS}
+    if NAME in matched or PERSON in matched:
+        matched -= {PERSON_INITIAL}
+    if NAME in matched:
+        matched.discard(PERSON)
     for kind in sorted(matched):
         out.append(_entry("same_" + _WEIGHT_OF[kind], getattr(w, _WEIGHT_OF[kind])))
     strong = matched & set(_STRONG)
@@ -76,9 +97,16 @@ def score(c: Candidate, ev: Evidence, policy: LinkingConfig) -> Scored:
     case_evidence = hard or PNR in matched
     relative = (ev.relative and case_evidence and not (matched & {EMAIL, PHONE, NAME_ADDRESS})
                 and policy.relatives.policy == "link")
+    # Someone named on the ärende writes from a new address or phone ("Ulla Sandberg
+    # igen", "dotter till Elsa Berg"): a different e-mail is not a different person.
+    named = c.own_named or (ev.relative and bool(matched & {PERSON, NAME, ADDRESS}))
     conflicting = [k for k in CONFLICT_KINDS
                    if k in ev.identity.kinds() and k in c.kinds and k not in matched]
-    if conflicting and not strong and not relative:
+    # A number or diarienummer quoted by someone the ärende does not know: a neighbour,
+    # an ex-partner, a typo that passed the check. It names the case, not the sender's.
+    quoted_by_stranger = ((c.quoted or bool(c.refs)) and not (c.replied or c.threaded)
+                          and not matched & _KNOWN)
+    if conflicting and not strong and not relative and not named:
         out.append(_entry("identity_conflict", w.identity_conflict,
                           kinds=[_WEIGHT_OF[k] for k in conflicting]))
     days = policy.windows.days(ev.channel, c.huvudkategori)
@@ -100,7 +128,16 @@ def score(c: Candidate, ev: Evidence, policy: LinkingConfig) -> Scored:
         if same:
             out.append(_entry("same_category", w.same_category,
                               value=[ev.huvudkategori, c.huvudkategori]))
-        elif not hard and not near_duplicate and ev.text_chars >= sim.category_min_chars:
+            if ev.arendetyp and c.arendetyp == ev.arendetyp:
+                out.append(_entry("same_type", w.same_type, value=ev.arendetyp))
+            elif (ev.arendetyp and c.arendetyp and not hard and not near_duplicate
+                  and ev.text_chars >= sim.category_min_chars):
+                # The same person's new matter in the same area (a parking fine after a
+                # permit): the ärendetyp tells it from a follow-up.
+                out.append(_entry("other_type", w.other_type,
+                                  value=[ev.arendetyp, c.arendetyp]))
+        elif ((not hard or quoted_by_stranger) and not near_duplicate
+              and ev.text_chars >= sim.category_min_chars):
             out.append(_entry("other_category", w.other_category,
                               value=[ev.huvudkategori, c.huvudkategori]))
     if c.similarity is not None and c.similarity >= sim.floor:
@@ -109,12 +146,19 @@ def score(c: Candidate, ev: Evidence, policy: LinkingConfig) -> Scored:
                           jaccard=round(c.similarity, 3)))
     total = sum(e["points"] for e in out)
     signals = {e["signal"] for e in out}
-    topical = hard or bool(signals & {"text_similarity", "sms_continuity"})
+    # A person or street named in both, in the same category, is what the matter is about.
+    # An SMS from the same number about another category is a new matter, not a reply.
+    other = bool(signals & {"other_category", "other_type"})
+    topical = hard or bool(signals & {"text_similarity", "same_type"}) or (
+        "sms_continuity" in signals and "other_category" not in signals) or (
+        "same_category" in signals and bool(matched & {PERSON, ADDRESS}) and not other)
     if not topical and not relative and total >= policy.thresholds.link:
         # Who wrote is not what it is about: the same person with a new matter
         # must not be filed into the old one. Without a reference, similar text
         # or an SMS conversation, the best this gets is a possible link.
         total = _cap(out, "identity_only", total, policy.thresholds.link)
+    if quoted_by_stranger and "identity_conflict" in signals and total >= policy.thresholds.link:
+        total = _cap(out, "quoted_by_other", total, policy.thresholds.link)
     if ("identity_conflict" in signals and not hard
             and policy.other_senders.similar_text == "ignore"
             and total >= policy.thresholds.review):

@@ -144,10 +144,18 @@ _DNR = re.compile(
     rf"(?P<num>{_D}{{1,6}}(?:\s?[-/]\s?{_D}{{1,6}}){{1,2}})", re.I)
 
 
+# A förvaltning's register prefix and year-number without a "Dnr" label, as people
+# copy them from a decision ("SBK 2026-04711", OCR'd "SBK 2O26-O47l1").
+_PREFIXED_DNR = re.compile(
+    rf"\b(?P<prefix>SBK|SBN|MF|MHN|TK|TN|SDF|SDN|AF|ÄF|SOF|SN|UF|UN|KF|KUF|IF|FK|EXP|SLK|KS)"
+    rf"\s?:?\s?(?P<num>[2Z][0O][0-9OoQDIl|!SBZ]{{2}}\s?[-/]\s?{_D}{{1,6}})(?![0-9])")
+
+
 def find_diarienummer(text: str) -> list[str]:
-    """Labelled diarienummer: "Dnr 036-1139/2008", "Diarienummer 001139/2008", "Dnr SB: 08-0346"."""
+    """Diarienummer: labelled ("Dnr 036-1139/2008", "Diarienummer 001139/2008",
+    "Dnr SB: 08-0346") or with a förvaltning's prefix ("SBK 2026-04711")."""
     out: list[str] = []
-    for m in _DNR.finditer(text):
+    for m in (*_DNR.finditer(text), *_PREFIXED_DNR.finditer(text)):
         num = re.sub(r"\s", "", m.group("num"))
         num = "".join(ch.translate(_DIGIT_FIX) if ch not in "-/" else ch for ch in num)
         if not re.fullmatch(r"\d{1,6}(?:[-/]\d{1,6}){1,2}", num):

@@ -53,7 +53,9 @@ def test_identity_keys_are_keyed_hashes_and_signatures_count() -> None:
     ident = identity_of(Sender(email="Anna.Berg@Example.se", phone="070-123 45 67",
                                name="Anna Berg", postal_address="Tallvägen 4, 167 45 Bromma"),
                         "Personnummer 380412-1238")
-    assert ident.kinds() == {"em", "ph", "nm", "na", "pn"}
+    # e-mail, phone, name, name + address, personnummer; the person named, its
+    # "initial surname" form and the street alone
+    assert ident.kinds() == {"em", "ph", "nm", "na", "pn", "pm", "pi", "ad"}
     assert not any("anna" in k or "3804" in k for k in ident.all())
     assert signed_name("Det är kvar. /Anna Berg") == "Anna Berg"
     assert signed_name("Tack\nMvh Karl Öberg") == "Karl Öberg"
@@ -290,9 +292,11 @@ REVIEW = {"id": "R1", "expected_groups": [["a"], ["b"]], "messages": [
     _msg("a", "email", 0, "Hej, min son blir mobbad i skolan och rektorn gör inget.\n\n"
          "Mvh Sofia Ahmed", subject="Mobbning", from_email="sofia@example.se",
          from_name="Sofia Ahmed"),
+    # Someone the ärende does not know quotes its number: a possible link, for a person
+    # to decide (her own number from a new address, signed Sofia Ahmed, would link).
     _msg("b", "email", 60, "Hej, gäller {REF:a}. Jag vill lägga till en sak om skolan.\n\n"
-         "Mvh Sofia Ahmed",
-         subject="Tillägg", from_email="sofia.ahmed.jobb@example.com"),
+         "Mvh Karin Ek",
+         subject="Tillägg", from_email="karin.ek@example.com"),
 ]}
 
 

@@ -1,0 +1,135 @@
+"""What a follow-up without any reference still says: the people, streets, mobiles and
+labelled numbers it names (issue 16: most missed links had no key in common)."""
+
+from __future__ import annotations
+
+from channels.scan.fields import find_diarienummer
+from dedupe.arende_number import find_numbers
+from dedupe.identity import (
+    ADDRESS,
+    PERSON,
+    PERSON_INITIAL,
+    PHONE,
+    identity_of,
+    keyed,
+    mentioned_addresses,
+    mentioned_contacts,
+    mentioned_names,
+)
+from dedupe.references import reference_keys
+from ingest.model import Sender
+
+
+def test_people_named_in_the_text_and_who_names_themselves() -> None:
+    assert mentioned_names("Hej, Karin Bergholm här, dotter till Elsa Berg i Hägersten.") == [
+        ("Karin Bergholm", True), ("Elsa Berg", False)]
+    assert mentioned_names("Hej det är Ulla Sandberg igen. Jag mejlade om björken.") == [
+        ("Ulla Sandberg", True)]
+    assert mentioned_names("Jag heter Holger Sjöberg och är 89 år.") == [
+        ("Holger Sjöberg", True)]
+    # Greetings, places and institutions are not people; a street is not a surname.
+    assert mentioned_names("Svenska Bostäder har inte gjort något på Finn Malmgrens väg 7.") \
+        == []
+    assert mentioned_names("Dr. Siobhan O'Neill") == [("Siobhan O'Neill", False)]
+
+
+def test_a_genitive_and_an_initial_meet_the_full_name() -> None:
+    letter = identity_of(Sender(name="Bengt Lund"), "Färdtjänsten har inte kommit.")
+    wife = identity_of(Sender(phone="+46701740656"),
+                       "Hej det är Ingrid, Bengt Lunds fru. Bilen kom nu.")
+    assert letter.keys[PERSON] & wife.keys[PERSON]
+    short = identity_of(Sender(phone="0701740647"), "Hej detta är B-M Sjöholm Ringv 88a.")
+    full = identity_of(Sender(name="Britt-Marie Sjöholm",
+                              postal_address="Ringvägen 88 A, 3 tr, 118 60 Stockholm"), "")
+    assert short.keys[PERSON_INITIAL] & full.keys[PERSON_INITIAL]
+    assert PERSON not in short.keys  # "B-M" alone is not a full name
+    assert short.keys[ADDRESS] == full.keys[ADDRESS]
+    assert keyed(PERSON, "b m sjoholm") not in short.own
+
+
+def test_streets_named_in_the_text_in_their_spellings() -> None:
+    assert mentioned_addresses("Jag är dotter till Elsa Berg, Mörtviksvägen 12 i Hägersten.") \
+        == ["mortviksv 12"]
+    assert mentioned_addresses("fru Lindh på Trollesundsvägen 9O i Högdalen") == \
+        mentioned_addresses("Trollesundsvägen 90")
+    assert mentioned_addresses("Tensta Allé 12 lgh 1204") == \
+        mentioned_addresses("Tensta allé 12")
+    assert mentioned_addresses("Ålstensg. 33") == mentioned_addresses("Ålstensgatan 33")
+
+
+def test_mobiles_and_addresses_written_in_the_text_but_not_the_citys() -> None:
+    phones, emails = mentioned_contacts(
+        "Hassan Jafari / 070-334 90 12. Svara till hassan@example.se, kopia till "
+        "kontaktcenter@stockholm.se. Kontorets nummer 08-508 000 00.", "kcs.stockholm.se")
+    assert phones == ["+46703349012"] and emails == ["hassan@example.se"]
+    ident = identity_of(Sender(email="hassan@example.se"), "Ring mig på 070-334 90 12.")
+    sms = identity_of(Sender(phone="+46703349012"), "Ingen har hämtat soffan.")
+    assert ident.keys[PHONE] & sms.keys[PHONE]
+
+
+def test_labelled_numbers_and_prefixed_diarienummer_are_references() -> None:
+    assert set(reference_keys("Kundnummer 2004518.")) == \
+        set(reference_keys("kundnr 2004518, ordf"))
+    assert set(reference_keys("bokningsnr GA-88213")) == {"ref:num:88213"}
+    assert set(reference_keys("köbekräftelse nr 55102")) == \
+        set(reference_keys("(köbekräftelse 55102)"))
+    # Two people's numbers one digit apart stay apart; a date after a label is no number.
+    assert set(reference_keys("kundnr 2004518")) != set(reference_keys("kundnr 2004581"))
+    assert reference_keys("Fakturanummer 2026-03-15") == {}
+    assert reference_keys("en faktura 2026") == {}
+    assert find_diarienummer("Ang. SBK 2O26-O47l1. Tillbyggnaden") == ["SBK 2026-04711"]
+    assert set(reference_keys("SBK 2026-04711")) == set(reference_keys("Dnr 2026/4711"))
+
+
+def test_a_zero_typed_for_a_round_check_letter() -> None:
+    assert find_numbers("Ärende KC-2026-000001-0. Ingen har hämtat") == ["KC-2026-000001-Q"]
+    assert find_numbers("KC-2026-000002-0") == []  # R is not round: a wrong number
+
+
+def _msg(key: str, channel: str, minutes: float, text: str, **kw: object) -> dict[str, object]:
+    return {"key": key, "channel": channel, "minutes_after_start": minutes, "text": text,
+            "subject": kw.pop("subject", ""), **kw}
+
+
+FAMILY = {"id": "M1", "expected_groups": [["a", "b", "c"], ["d"], ["e"]], "messages": [
+    _msg("a", "letter", 0, "Jag heter Elsa Berg och är 91 år. Hemtjänsten kommer aldrig på "
+         "den tid som står i min plan och jag får mina tabletter för sent.\n\nElsa Berg",
+         from_name="Elsa Berg", postal_address="Mörtviksvägen 12, 129 37 Hägersten",
+         subject="Hemtjänsten"),
+    # The daughter, from her own e-mail, no number: the mother's name and street.
+    _msg("b", "email", 1500, "Hej, jag är dotter till Elsa Berg, Mörtviksvägen 12 i Hägersten. "
+         "Hemtjänsten kom först kl 22 i går och mamma hade inte fått sina tabletter. "
+         "Ni når mig på 070-174 06 12.\n\nMvh Karin Bergholm",
+         from_email="karin.bergholm@example.se", from_name="Karin Bergholm",
+         subject="Min mamma Elsa Berg och hemtjänsten", message_id="<kb1@example.se>"),
+    # Then from the mobile she gave, naming herself.
+    _msg("c", "sms", 3000, "Hej, Karin Bergholm här igen. I dag kom ingen från hemtjänsten "
+         "till mamma på morgonen.", from_phone="+46701740612"),
+    # A neighbour writes about the same street's pavement: another matter, another person.
+    _msg("d", "email", 3100, "Hej, trottoaren utanför Mörtviksvägen 12 är full av is och "
+         "ingen har sandat.\n\nMvh Per Holm", from_email="per.holm@example.se",
+         from_name="Per Holm", subject="Halka", message_id="<ph1@example.se>"),
+    # Someone the ärende does not know quotes its number.
+    _msg("e", "email", 3200, "Gäller {REF:a}. Skicka mig hennes beslut om hemtjänst.\n\n"
+         "Mvh Jan Eriksson", from_email="jan.e@example.com", from_name="Jan Eriksson",
+         subject="Beslut", message_id="<je1@example.com>"),
+]}
+
+
+def test_a_relative_and_a_new_mobile_join_without_a_number(trained_classifier,
+                                                           make_settings) -> None:
+    from dedupe.evaluation import Replayer
+
+    replayer = Replayer(make_settings(), trained_classifier)
+    try:
+        result = replayer.run_one(FAMILY, 0)
+    finally:
+        replayer.close()
+    got = result.arende_of
+    assert got["b"] == got["a"], result.explanations["b"]
+    assert got["c"] == got["a"], result.explanations["c"]
+    assert got["d"] != got["a"] and got["e"] != got["a"]
+    signals_b = {e["signal"] for e in result.explanations["b"]}
+    assert {"same_person_named", "same_address"} <= signals_b
+    assert result.decisions["e"] in ("review", "new")
+    assert result.ok
