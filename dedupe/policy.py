@@ -30,26 +30,26 @@ class Weights(_Strict):
     personnummer: float = 35          # keyed hash of a personnummer seen on both
     name_address: float = 30
     name: float = 10                  # full name alone: weak (namesakes, relatives)
-    person_named: float = 20          # a person named in both (sender, signature or text)
-    initial_named: float = 8          # "A-K Lundqvist" ~ "Anna-Karin Lundqvist"
+    person_named: float = 30          # a person named in both (sender, signature or text)
+    initial_named: float = 15         # "A-K Lundqvist" ~ "Anna-Karin Lundqvist"
     address: float = 15               # a street address named in both (one household)
     identity_conflict: float = -20    # both sides have e.g. an e-mail, and none match
     within_window: float = 5
-    outside_window: float = -50     # soft evidence only: hard references ignore time
+    outside_window: float = -25     # soft evidence only: hard references ignore time
     sms_continuity: float = 25        # an SMS from the number of a recent open ärende
-    same_category: float = 10
-    same_type: float = 5              # the same ärendetyp too
-    other_type: float = -10           # same category, another ärendetyp (soft evidence only)
+    same_category: float = 5
+    same_type: float = 10             # the same ärendetyp too
+    other_type: float = -8           # same category, another ärendetyp (soft evidence only)
     other_category: float = -25      # soft evidence only, and not for short texts
     text_similarity: float = 60       # at full similarity; scaled between the bounds below
-    relative: float = 15              # a relative writes, with case evidence (policy: link)
+    relative: float = 5              # a relative writes, with case evidence (policy: link)
 
 
 class Thresholds(_Strict):
     """Score ≥ link: attach; ≥ review: new ärende plus a possible link; else new."""
 
-    link: float = 60
-    review: float = 35
+    link: float = 50
+    review: float = 30
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:

@@ -157,7 +157,12 @@ def score(c: Candidate, ev: Evidence, policy: LinkingConfig) -> Scored:
         # must not be filed into the old one. Without a reference, similar text
         # or an SMS conversation, the best this gets is a possible link.
         total = _cap(out, "identity_only", total, policy.thresholds.link)
-    if quoted_by_stranger and "identity_conflict" in signals and total >= policy.thresholds.link:
+    if quoted_by_stranger and total >= policy.thresholds.link and (
+            "identity_conflict" in signals
+            or not signals & {"same_category", "text_similarity"}):
+        # Ärende numbers are sequential, so guessable: from someone the ärende does
+        # not know, a number alone is a possible link; it links only with the same
+        # topic, and never against another identity.
         total = _cap(out, "quoted_by_other", total, policy.thresholds.link)
     if ("identity_conflict" in signals and not hard
             and policy.other_senders.similar_text == "ignore"

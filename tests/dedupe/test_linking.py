@@ -119,6 +119,12 @@ def test_anti_hijack_number_from_another_sender_is_not_enough() -> None:
     owner = score(_cand(quoted=True, kinds={"em"}, matched_kinds={"em"}),
                   _ev(email="anna@example.se"), POLICY)
     assert owner.score >= POLICY.thresholds.link
+    # Nothing to conflict with (the ärende has no phone, the SMS no name): a guessed
+    # number alone is still only a possible link, for a person to decide.
+    guessed = score(_cand(quoted=True, kinds={"em"}), _ev("sms", phone="+46709998877"),
+                    POLICY)
+    assert "quoted_by_other" in _signals(guessed)
+    assert POLICY.thresholds.review <= guessed.score < POLICY.thresholds.link
 
 
 def test_another_senders_look_alike_text_is_a_possible_link_only_when_configured() -> None:
