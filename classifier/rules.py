@@ -31,7 +31,7 @@ from typing import Any
 import regex
 
 from classifier.settings import RuleSpec
-from classifier.text import fold, stem, tokens
+from classifier.text import fold, fold_token, stem, tokens
 
 _GAP = ("gap", "")
 Token = tuple[str, str]  # (kind, value): ("stem", s) | ("prefix", p) | ("gap", "")
@@ -128,6 +128,41 @@ class _PhraseSet:
         return None
 
 
+class _PhraseIndex:
+    """Every rule's phrases in one index, so a text's tokens are scanned once for all
+    rules (not once per rule): each rule still gets its first match in text order."""
+
+    def __init__(self, sets: dict[str, _PhraseSet]) -> None:
+        self.max_gap = max((p.max_gap for p in sets.values()), default=0)
+        self.by_stem: dict[str, list[tuple[str, _PhraseSet, tuple[Token, ...]]]] = \
+            defaultdict(list)
+        self.by_prefix: dict[str, list[tuple[str, _PhraseSet, tuple[Token, ...]]]] = \
+            defaultdict(list)
+        for rule, phrase_set in sets.items():
+            for key, entries in phrase_set.by_stem.items():
+                self.by_stem[key] += [(rule, phrase_set, pattern) for _p, pattern in entries]
+            for key, entries in phrase_set.by_prefix.items():
+                self.by_prefix[key] += [(rule, phrase_set, pattern) for _p, pattern in entries]
+
+    def first_matches(self, folded: list[str], stemmed: list[str],
+                      raw: list[str]) -> dict[str, str]:
+        """Rule id → the matched text of its first phrase occurring in the text."""
+        found: dict[str, str] = {}
+        for i in range(len(folded)):
+            by_stem = self.by_stem.get(stemmed[i], ())
+            by_prefix = self.by_prefix.get(folded[i][:3], ())
+            if not by_stem and not by_prefix:
+                continue
+            for rule, phrase_set, pattern in (*by_stem, *by_prefix):
+                if rule in found or (pattern[0][0] == "prefix"
+                                     and not folded[i].startswith(pattern[0][1])):
+                    continue
+                end = phrase_set._match_at(pattern, 0, folded, stemmed, i)
+                if end is not None:
+                    found[rule] = " ".join(raw[i:end])
+        return found
+
+
 class RuleEngine:
     """Compiled rules; ``run`` is pure and thread-safe."""
 
@@ -137,6 +172,7 @@ class RuleEngine:
         self.max_chars = max_chars
         self.timeout_s = regex_timeout_ms / 1000
         self._phrases = {s.id: _PhraseSet(s.phrases, max_gap_tokens) for s in specs}
+        self._index = _PhraseIndex(self._phrases)
         self._required = {s.id: _PhraseSet(s.require_any, max_gap_tokens) for s in specs
                           if s.require_any}
         self._regexes = {s.id: [regex.compile(p) for p in s.regexes] for s in specs}
@@ -148,13 +184,14 @@ class RuleEngine:
             tail = min(20_000, self.max_chars // 4)
             text = f"{text[: self.max_chars - tail]}\n{text[-tail:]}"
         raw = tokens(text)
-        folded = [fold(t) for t in raw]
+        folded = [fold_token(t) for t in raw]
         stemmed = [stem(t) for t in raw]
         folded_text = fold(text)
         hits: list[RuleHit] = []
         timed_out: list[str] = []
+        phrase_hits = self._index.first_matches(folded, stemmed, raw)
         for spec in self.specs:
-            matched = self._phrases[spec.id].first_match(folded, stemmed, raw)
+            matched = phrase_hits.get(spec.id)
             if matched is None:
                 for pattern in self._regexes[spec.id]:
                     try:

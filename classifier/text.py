@@ -37,6 +37,12 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+@lru_cache(maxsize=200_000)
+def fold_token(token: str) -> str:
+    """``fold`` for one word token: a text repeats its words, and rules fold every one."""
+    return fold(token)
+
+
 def tokens(text: str) -> list[str]:
     """Word tokens of the lower-cased text (diacritics kept, for the stemmer)."""
     return _TOKEN_RE.findall(text.casefold())
