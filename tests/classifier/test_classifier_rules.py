@@ -109,3 +109,23 @@ def test_configured_regex_rule(engine: RuleEngine) -> None:
     result = engine.run("Min bror sa att han tänker ta sitt eget liv.")
     assert [h.rule for h in result.hits] == ["akut_sjalvmord"]
     assert result.hits[0].matched == "ta sitt eget liv"
+
+
+def test_one_scan_for_all_rules_finds_what_each_rule_finds_alone(engine: RuleEngine) -> None:
+    """The combined phrase index (one pass over a text's tokens for every rule) gives each
+    rule the same first match as scanning the text once per rule, on the whole corpus."""
+    from classifier.corpus import iter_jsonl
+    from classifier.text import fold, stem, tokens
+
+    texts = [f"{r.get('subject') or ''}\n{r.get('text') or ''}"
+             for f in sorted((REPO / "corpus").rglob("*.jsonl")) for _n, r in iter_jsonl(f) if r]
+    assert len(texts) > 5000
+    fired = 0
+    for text in texts:
+        raw = tokens(text)
+        folded, stemmed = [fold(t) for t in raw], [stem(t) for t in raw]
+        alone = {rule: m for rule, phrases in engine._phrases.items()
+                 if (m := phrases.first_match(folded, stemmed, raw)) is not None}
+        assert engine._index.first_matches(folded, stemmed, raw) == alone, text[:80]
+        fired += bool(alone)
+    assert fired > 1000  # the comparison is not vacuous
