@@ -31,8 +31,7 @@ def commit(session: Session, store: Store, intake: Intake, item: Item,
         session.add(Arende(id=result["arende_id"], created_at=received,
                            last_activity_at=received, status="open",
                            sender_email=message.sender.email, sender_phone=message.sender.phone,
-                           huvudkategori=(None if classification.get("needs_triage")
-                                          else classification.get("huvudkategori")),
+                           huvudkategori=classification.get("huvudkategori"),
                            arendetyp=classification.get("arendetyp"),
                            status_changed_at=received))
         session.flush()

@@ -37,6 +37,7 @@ class Evidence:
     relative: bool = False
     huvudkategori: str | None = None
     arendetyp: str | None = None
+    category_sure: bool = True          # not sent to triage: its category may also veto
     thread: list[str] = field(default_factory=list)       # keys of Message-IDs replied to
     own_message: str | None = None                        # key of this message's Message-ID
     text_chars: int = 0                                   # length of the normalised own text
@@ -79,8 +80,9 @@ def gather(message: NormalisedMessage, *, channel: str, received_at: datetime,
     if len(minhash.normalise_text(text)) >= sim.min_chars:
         signature = minhash.signature(text, sim.shingle_chars, sim.bands * sim.rows)
     classification = classification or {}
-    category = (None if classification.get("needs_triage")
-                else classification.get("huvudkategori"))
+    # The huvudkategori is set only when the model is sure of it; an item can still go
+    # to triage for an unsure ärendetyp, and its area still tells follow-ups apart.
+    category = classification.get("huvudkategori")
     return Evidence(
         channel="letter" if channel == "fax" and "fax" not in policy.windows.by_channel
         else channel,
@@ -95,6 +97,7 @@ def gather(message: NormalisedMessage, *, channel: str, received_at: datetime,
         relative=writes_as_relative(own),
         huvudkategori=category,
         arendetyp=classification.get("arendetyp") if category else None,
+        category_sure=not classification.get("needs_triage"),
         text_chars=len(minhash.normalise_text(text)),
         thread=sorted({message_key(m) for m in (message.in_reply_to, *message.references)
                        if m and not _OUR_MSGID.search(m)}),

@@ -174,6 +174,7 @@ _NOT_NAME_WORDS = frozenset(" ".join((
     "jag min mitt mina var vart vi det den detta han hon hen de nu tack mvh vh med",
     "halsningar halsning halsn vanliga vanlig basta hjartliga till fran angaende ang",
     "arende kara my the this i from regards best kind sincerely yours thanks thank please",
+    "galler betraffande betr re sv fwd vb ref dnr tel mobil telefon e-post epost adress",
     "och eller men om nar sedan efter innan hur vad varfor vem vilken kan har ar blir ska",
     "skulle vill inte ingen dr mr mrs ms miss prof herr fru stockholm stockholms stad",
     "kommun kontaktcenter forvaltning forvaltningen regionen region sverige svenska",
@@ -198,8 +199,8 @@ def _is_name_word(token: str) -> bool:
     core = token.rstrip(".")
     if not core or not core[0].isupper() or fold(core) in _NOT_NAME_WORDS:
         return False
-    if core.isupper() and len(core.replace("-", "")) > 2:
-        return False  # an acronym (SBK, LSS), not a name
+    if core.isupper() and len(core) >= 2 and "-" not in core:
+        return False  # an acronym (KC, SBK, LSS), not a name; "B-M" is initials
     return not fold(core).endswith(_PLACE_ENDINGS)
 
 

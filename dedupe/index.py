@@ -88,11 +88,16 @@ def candidates(session: Session, ev: Evidence, policy: LinkingConfig,
         c.quoted |= original in ev.numbers
         c.replied |= original in ev.reply_to
         c.sms_recent |= original == sms_recent
-    ranked = sorted(facts.values(), key=lambda c: (
-        -(c.replied * 4 + c.quoted * 2 + c.sms_recent
-          + sum(1 for k in hits[c.arende_id] if not k.startswith("lsh:")) * 2
+    # Ärenden the message names (a reply, a quoted number, the SMS conversation) are
+    # always scored; the cap only limits those found by shared keys, so a popular key
+    # (a common name, a boilerplate sentence) cannot crowd out the ärende quoted.
+    named = [c for c in facts.values() if c.replied or c.quoted or c.sms_recent]
+    named_ids = {c.arende_id for c in named}
+    ranked = named + sorted((c for c in facts.values() if c.arende_id not in named_ids),
+                            key=lambda c: (
+        -(sum(1 for k in hits[c.arende_id] if not k.startswith("lsh:")) * 2
           + sum(1 for k in hits[c.arende_id] if k.startswith("lsh:")) / 4),
-        c.arende_id))[:policy.max_candidates]
+        c.arende_id))[:max(0, policy.max_candidates - len(named))]
     chosen = {c.arende_id: c for c in ranked}
     members = _members(session, chosen, arenden)
     # Every chosen candidate's identity keys: one missing would hide an identity

@@ -131,12 +131,12 @@ def score(c: Candidate, ev: Evidence, policy: LinkingConfig) -> Scored:
             if ev.arendetyp and c.arendetyp == ev.arendetyp:
                 out.append(_entry("same_type", w.same_type, value=ev.arendetyp))
             elif (ev.arendetyp and c.arendetyp and not hard and not near_duplicate
-                  and ev.text_chars >= sim.category_min_chars):
+                  and ev.category_sure and ev.text_chars >= sim.category_min_chars):
                 # The same person's new matter in the same area (a parking fine after a
                 # permit): the ärendetyp tells it from a follow-up.
                 out.append(_entry("other_type", w.other_type,
                                   value=[ev.arendetyp, c.arendetyp]))
-        elif ((not hard or quoted_by_stranger) and not near_duplicate
+        elif ((not hard or quoted_by_stranger) and not near_duplicate and ev.category_sure
               and ev.text_chars >= sim.category_min_chars):
             out.append(_entry("other_category", w.other_category,
                               value=[ev.huvudkategori, c.huvudkategori]))

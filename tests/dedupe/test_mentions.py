@@ -133,3 +133,48 @@ def test_a_relative_and_a_new_mobile_join_without_a_number(trained_classifier,
     assert {"same_person_named", "same_address"} <= signals_b
     assert result.decisions["e"] in ("review", "new")
     assert result.ok
+
+
+def test_a_quoted_number_is_scored_however_popular_the_other_keys(tmp_path) -> None:
+    """Fifty-nine ärenden share a name and a boilerplate text with the new message, more
+    keys than the one whose number it quotes; that one, from its own phone, is still
+    scored (the cap of 20 applies to the others) and wins."""
+    from datetime import UTC, datetime
+
+    from dedupe import index, linker
+    from dedupe.arende_number import format_number
+    from dedupe.evidence import gather
+    from dedupe.policy import LinkingConfig
+    from ingest.db import Arende
+    from ingest.model import NormalisedMessage
+    from ingest.store import Store
+
+    now = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    policy = LinkingConfig(max_candidates=20)
+    store = Store(f"sqlite:///{tmp_path / 'k.db'}")
+    store.migrate()
+    text = ("Hej, sopkärlet på gården har inte tömts sedan förra veckan och det luktar. "
+            "Kan ni skicka någon? Mvh Anna Berg")
+    try:
+        for seq in range(1, 61):
+            aid = format_number(2026, seq)
+            # The quoted ärende began as an SMS in other words; the others share it all.
+            body = "Tunnan står kvar vid grinden sedan i tisdags." if seq == 42 else text
+            msg = NormalisedMessage(subject="Sopor", body=body,
+                                    sender=Sender(email=f"granne{seq}@example.se"))
+            ev = gather(msg, channel="email", received_at=now, classification=None,
+                        policy=policy, our_domain="kcs.stockholm.se")
+            with store.transaction() as session:
+                session.add(Arende(id=aid, created_at=now, last_activity_at=now, status="open",
+                                   status_changed_at=now))
+                session.flush()
+                index.index_keys(session, aid, [*ev.index_keys(),
+                                                keyed(PHONE, f"+4670100{seq:04d}")], now)
+        quoted = format_number(2026, 42)
+        msg = NormalisedMessage(subject="", body=f"Gäller {quoted}. {text}",
+                                sender=Sender(phone="+46701000042"))
+        decision = linker.link(store, msg, channel="sms", received_at=now, classification=None,
+                               policy=policy, our_domain="kcs.stockholm.se")
+    finally:
+        store.dispose()
+    assert decision.decision == "link" and decision.arende_id == quoted, decision.explanation
