@@ -30,8 +30,7 @@ KEY_ENV = "KCS_PII_KEY"
 EMAIL, PHONE, PNR, NAME, NAME_ADDRESS = "em", "ph", "pn", "nm", "na"
 # People and street addresses a message names anywhere (sender fields, signature, text):
 # a relative writes "min mamma Elsa Berg, Mörtviksvägen 12", a new mobile "Ulla Sandberg
-# igen".
-# identity.own says which PERSON keys are the writer's own name.
+# igen". ``Identity.own`` says which PERSON keys are the writer's own name.
 PERSON, PERSON_INITIAL, ADDRESS = "pm", "pi", "ad"
 IDENTITY_KINDS = (EMAIL, PHONE, PNR, NAME, NAME_ADDRESS, PERSON, PERSON_INITIAL, ADDRESS)
 # Kinds whose disagreement means "a different person" (names alone do not: relatives,
@@ -190,7 +189,8 @@ _PLACE_ENDINGS = ("vagen", "vag", "gatan", "gata", "gangen", "grand", "alle", "t
                   "kyrkogarden", "parken", "hallen", "badet", "biblioteket", "centrum",
                   "stationen", "huset", "garden", "namnden", "bolaget")
 _STREET_AHEAD = re.compile(r"\s*(?:\d|(?:allé|alle|väg|gata|gränd|plan|torg|backe|stig)\b)", re.I)
-_SELF_BEFORE = re.compile(r"(?:jag heter|jag ar|det ar|detta ar|har ar|här är|this is|my name is|"
+# Matched on folded text (no diacritics): "här är" is "har ar".
+_SELF_BEFORE = re.compile(r"\b(?:jag heter|jag ar|det ar|detta ar|har ar|this is|my name is|"
                           r"i am|tu|olen|nimeni on|ana|waxaan ahay|ben)\s*$", re.I)
 _SELF_AFTER = re.compile(r"^[\s,]*(?:har|igen|here|again|tässä|burada)\b", re.I)
 
