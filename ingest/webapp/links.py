@@ -40,6 +40,9 @@ SIGNALS = {
     "same_name_address": "Samma namn och adress", "same_name": "Samma namn",
     "identity_only": "Bara samma avsändare, inget om saken",
     "other_sender": "Liknande text från en annan avsändare",
+    "same_person_named": "Samma person nämns", "same_initial_named": "Samma initial och efternamn",
+    "same_address": "Samma gatuadress", "same_type": "Samma ärendetyp",
+    "other_type": "Annan ärendetyp", "quoted_by_other": "Ärendenumret från någon okänd",
 }
 
 
