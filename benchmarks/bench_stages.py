@@ -182,6 +182,16 @@ def main() -> None:
         cells = [f"{med(n, key):.2f}" for n in names]
         ratio = [f"{med(names[1], key) / med(names[0], key):.2f}"] if len(names) == 2 else []
         print(f"| {key.removesuffix('_ms')} | " + " | ".join(cells + ratio) + " |")
+    for key in STAGES:  # the runner's share: loads, commits, audit, outbox, broker, log
+        cells = [f"{statistics.median(r['overhead_ms'][key] for r in results[n]):.2f}"
+                 for n in names]
+        ratio = ([f"{float(cells[1]) / float(cells[0]):.2f}"] if len(names) == 2 else [])
+        print(f"| {key}: runner overhead | " + " | ".join(cells + ratio) + " |")
+    overhead = [statistics.median(sum(r["overhead_ms"].values()) for r in results[n])
+                for n in names]
+    ratio = [f"{overhead[1] / overhead[0]:.2f}"] if len(names) == 2 else []
+    print("| runner overhead, all stages | "
+          + " | ".join([f"{o:.2f}" for o in overhead] + ratio) + " |")
     cells = [f"{1000 / med(n, 'total_ms'):.1f}" for n in names]
     ratio = [f"{med(names[0], 'total_ms') / med(names[1], 'total_ms'):.2f}"] if len(names) == 2 \
         else []

@@ -74,6 +74,7 @@ _LOAD_VIEW = (select(*_INTAKE_T.c, *_ITEM_T.c)
               .where(_INTAKE_T.c.id == bindparam("id")))
 _LOAD_ITEM = select(*_ITEM_T.c).where(_ITEM_T.c.intake_id == bindparam("id"))
 _INSERT_ITEM = insert(_ITEM_T)
+_UPDATE_ITEM = update(_ITEM_T).where(_ITEM_T.c.intake_id == bindparam("b_id"))
 _UPDATE_INTAKE = update(_INTAKE_T).where(_INTAKE_T.c.id == bindparam("b_id"))
 
 
@@ -254,8 +255,7 @@ class Pipeline:
             if current is None:
                 conn.execute(_INSERT_ITEM, {"intake_id": intake_id, **changed})
             else:
-                conn.execute(_ITEM_T.update().where(_ITEM_T.c.intake_id == intake_id)
-                             .values(**changed))
+                conn.execute(_UPDATE_ITEM, {"b_id": intake_id, **changed})
             audit.insert_row(conn, actor=audit.SYSTEM, action=f"pipeline.{stage}",
                              intake_id=intake_id, arende_id=item.arende_id,
                              reason=hold["reason"] if hold else None,

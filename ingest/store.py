@@ -48,6 +48,7 @@ _KEYS_TAKEN = select(IntakeKey.__table__.c.key, IntakeKey.__table__.c.intake_id)
 _BLOBS_PRESENT = select(Blob.__table__.c.sha256).where(
     Blob.__table__.c.sha256.in_(bindparam("digests", expanding=True)))
 _INSERT_BLOB = insert(Blob.__table__)
+_BLOB_DATA = select(Blob.__table__.c.data).where(Blob.__table__.c.sha256 == bindparam("sha256"))
 _INSERT_INTAKE = insert(Intake.__table__)
 _INSERT_KEY = insert(IntakeKey.__table__)
 _INSERT_OUTBOX = insert(Outbox.__table__)
@@ -172,9 +173,8 @@ class Store:
 
     def get_blob(self, sha256: str) -> bytes | None:
         """An inline blob's bytes, or None."""
-        with self._reads() as session:
-            return session.connection().scalar(select(Blob.__table__.c.data)
-                                               .where(Blob.__table__.c.sha256 == sha256))
+        with self.core_reading() as conn:  # every normalise reads one
+            return conn.scalar(_BLOB_DATA, {"sha256": sha256})
 
     def delete_blob(self, sha256: str) -> int:
         """Remove an inline blob (erasure, gallring); returns the bytes freed."""
