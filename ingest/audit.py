@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, or_, select
+from sqlalchemy import BigInteger, Connection, Index, Integer, String, insert, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ingest.db import Base
@@ -50,12 +50,28 @@ def record(session: Session, *, actor: str, action: str, intake_id: str | None =
     In the same transaction as the change it describes, so a decision and its
     record stand or fall together.
     """
-    event = AuditEvent(at=utcnow(), actor=actor[:128], action=action[:64],
-                       intake_id=intake_id, arende_id=arende_id,
-                       reason=mask_personnummer(reason)[:256] if reason else None,
-                       detail=_scrub(detail or {}))
+    event = AuditEvent(**_values(actor, action, intake_id, arende_id, reason, detail))
     session.add(event)
     return event
+
+
+def insert_row(conn: Connection, *, actor: str, action: str, intake_id: str | None = None,
+               arende_id: str | None = None, reason: str | None = None,
+               detail: dict[str, Any] | None = None) -> None:
+    """``record`` as one Core INSERT on the caller's connection (the pipeline's hot path:
+    no ORM object, no flush). The same row, in the same transaction as the change."""
+    conn.execute(_INSERT, _values(actor, action, intake_id, arende_id, reason, detail))
+
+
+def _values(actor: str, action: str, intake_id: str | None, arende_id: str | None,
+            reason: str | None, detail: dict[str, Any] | None) -> dict[str, Any]:
+    return {"at": utcnow(), "actor": actor[:128], "action": action[:64],
+            "intake_id": intake_id, "arende_id": arende_id,
+            "reason": mask_personnummer(reason)[:256] if reason else None,
+            "detail": _scrub(detail or {})}
+
+
+_INSERT = insert(AuditEvent.__table__)
 
 
 def history(session: Session, *, intake_id: str | None = None, arende_id: str | None = None,

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import dramatiq
-from sqlalchemy import update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from channels.sms import continuity as sms_continuity
@@ -63,6 +63,24 @@ log = get_logger("pipeline")
 
 DEAD_LETTER_ACTOR = "kcs.dead_letter"
 HOLD = "hold_for_review"
+
+# The stage runner's statements, built once (Core: every stage of every item runs them).
+_INTAKE_T = Intake.__table__
+_ITEM_T = Item.__table__
+_INTAKE_COLUMNS = tuple(c.name for c in _INTAKE_T.c)
+_ITEM_COLUMNS = tuple(c.name for c in _ITEM_T.c)
+_LOAD_VIEW = (select(*_INTAKE_T.c, *_ITEM_T.c)
+              .select_from(_INTAKE_T.outerjoin(_ITEM_T, _ITEM_T.c.intake_id == _INTAKE_T.c.id))
+              .where(_INTAKE_T.c.id == bindparam("id")))
+_LOAD_ITEM = select(*_ITEM_T.c).where(_ITEM_T.c.intake_id == bindparam("id"))
+_INSERT_ITEM = insert(_ITEM_T)
+_UPDATE_ITEM = update(_ITEM_T).where(_ITEM_T.c.intake_id == bindparam("b_id"))
+_UPDATE_INTAKE = update(_INTAKE_T).where(_INTAKE_T.c.id == bindparam("b_id"))
+
+
+def _item(row: Any) -> Item:
+    """A detached ``Item`` from a row of the item table's columns, in table order."""
+    return Item(**{c: row[i] for i, c in enumerate(_ITEM_COLUMNS)})
 
 
 class Classifier(Protocol):
@@ -182,16 +200,20 @@ class Pipeline:
         """
         started = time.perf_counter()
         column = COLUMN[stage]
-        with self.store.reading() as session:
-            intake = session.get(Intake, intake_id)
-            item = session.get(Item, intake_id)
-        if intake is None:
+        with self.store.core_reading() as conn:
+            row = conn.execute(_LOAD_VIEW, {"id": intake_id}).first()
+        if row is None:
             log.warning("pipeline.unknown_item", intake_id=intake_id, stage=stage)
             return
-        if intake.state == "rejected" or (item is not None and getattr(item, column)):
+        intake = Intake(**{c: row[i] for i, c in enumerate(_INTAKE_COLUMNS)})
+        stored = row[len(_INTAKE_COLUMNS) + _ITEM_COLUMNS.index(column)]
+        if intake.state == "rejected" or stored:
             metrics.STAGE_RESULTS.labels(stage=stage, result="skipped").inc()
             return
-        view = View(intake, item or Item(intake_id=intake_id, updated_at=utcnow()))
+        item_row = row[len(_INTAKE_COLUMNS):]
+        item = (_item(item_row) if item_row[_ITEM_COLUMNS.index("intake_id")] is not None
+                else Item(intake_id=intake_id, updated_at=utcnow()))
+        view = View(intake, item)
         _fault_injection(stage)
         try:
             result = self.stages[stage](view)
@@ -207,33 +229,48 @@ class Pipeline:
             metrics.STAGE_RESULTS.labels(stage=stage, result="failed").inc()
             raise _scrubbed(stage, exc) from None
         with self.store.transaction() as session:
-            item = session.get(Item, intake_id, with_for_update=True)
-            if item is None:
+            # Core statements on the session's connection, in the session's transaction:
+            # the same rows as the ORM wrote, without identity map, flush or reload.
+            # Commit hooks still get the session (and an ``Item`` to read and change).
+            conn = session.connection()
+            current = conn.execute(_LOAD_ITEM, {"id": intake_id}).first()
+            if current is None:
                 item = Item(intake_id=intake_id, updated_at=utcnow())
-                session.add(item)
-            elif getattr(item, column) is not None:
+            elif current[_ITEM_COLUMNS.index(column)] is not None:
                 return  # a concurrent copy of this message finished first
+            else:
+                item = _item(current)
+            before = {c: getattr(item, c) for c in _ITEM_COLUMNS}
             view = View(intake, item)
             hook = self.commit_hooks.get(stage)
             if hook is not None:
                 hook(session, view, result)
+                session.flush()  # what the hook added goes in before this stage's rows
             hold = result.pop(HOLD, None)
             setattr(item, column, {k: v for k, v in result.items() if k != "item"})
-            audit.record(session, actor=audit.SYSTEM, action=f"pipeline.{stage}",
-                         intake_id=intake_id, arende_id=item.arende_id,
-                         reason=hold["reason"] if hold else None,
-                         detail=decisions.summary(stage, result))
             item.updated_at = utcnow()
+            changed = {c: getattr(item, c) for c in _ITEM_COLUMNS
+                       if c != "intake_id" and (c in (column, "updated_at") or (
+                           getattr(item, c) is not before[c] and getattr(item, c) != before[c]))}
+            if current is None:
+                conn.execute(_INSERT_ITEM, {"intake_id": intake_id, **changed})
+            else:
+                conn.execute(_UPDATE_ITEM, {"b_id": intake_id, **changed})
+            audit.insert_row(conn, actor=audit.SYSTEM, action=f"pipeline.{stage}",
+                             intake_id=intake_id, arende_id=item.arende_id,
+                             reason=hold["reason"] if hold else None,
+                             detail=decisions.summary(stage, result))
             if hold:  # wait for registratur: no next stage until released
                 next_rows = []
                 values = {"state": "review", "reason_code": hold["reason"],
                           "reason_detail": hold["detail"]}
             else:
-                next_rows = self._next_rows(session, stage, intake_id, result)
                 values = {"state": "done" if stage == STAGES[-1] else "processing",
                           "reason_code": None, "reason_detail": None}
-            session.execute(update(Intake).where(Intake.id == intake_id).values(
-                stage=stage, updated_at=utcnow(), **values))
+            conn.execute(_UPDATE_INTAKE, {"b_id": intake_id, "stage": stage,
+                                          "updated_at": utcnow(), **values})
+            if not hold:
+                next_rows = self._next_rows(conn, stage, intake_id, result)
         for row in next_rows:
             if enqueue_row(self.store, self.broker, row):
                 self.sent.add(row.id)
@@ -242,17 +279,19 @@ class Pipeline:
         log.info("pipeline.held_for_review" if hold else "pipeline.stage_done",
                  intake_id=intake_id, stage=stage)
 
-    def _next_rows(self, session: Session, stage: str, intake_id: str,
+    def _next_rows(self, conn: Connection, stage: str, intake_id: str,
                    result: dict[str, Any]) -> list[Outbox]:
         rows: list[Outbox] = []
         if stage == "publish":  # one downstream message per queue (owner, fast path)
-            rows += [self.store.add_outbox(session, intake_id, queue, contract.ITEM_ACTOR,
-                                           {"args": [result["item"]]})
+            rows += [self.store.insert_outbox(conn, intake_id, queue, contract.ITEM_ACTOR,
+                                              {"args": [result["item"]]})
                      for queue in result.get("queues") or [result["queue"]]]
         index = STAGES.index(stage)
         if index + 1 < len(STAGES):
-            rows.append(self.store.add_stage(session, intake_id, self.queue, STAGES[index + 1]))
-        session.flush()
+            following = STAGES[index + 1]
+            rows.append(self.store.insert_outbox(
+                conn, intake_id, stage_queue(self.queue, following), actor_name(following),
+                {"args": [intake_id]}))
         return rows
 
     # -- stages ---------------------------------------------------------------

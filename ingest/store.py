@@ -48,6 +48,7 @@ _KEYS_TAKEN = select(IntakeKey.__table__.c.key, IntakeKey.__table__.c.intake_id)
 _BLOBS_PRESENT = select(Blob.__table__.c.sha256).where(
     Blob.__table__.c.sha256.in_(bindparam("digests", expanding=True)))
 _INSERT_BLOB = insert(Blob.__table__)
+_BLOB_DATA = select(Blob.__table__.c.data).where(Blob.__table__.c.sha256 == bindparam("sha256"))
 _INSERT_INTAKE = insert(Intake.__table__)
 _INSERT_KEY = insert(IntakeKey.__table__)
 _INSERT_OUTBOX = insert(Outbox.__table__)
@@ -106,8 +107,8 @@ class Store:
         self.url = url
         self.engine = engine or make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._reads = sessionmaker(self.engine.execution_options(kcs_readonly=True),
-                                   expire_on_commit=False)
+        self._read_engine = self.engine.execution_options(kcs_readonly=True)
+        self._reads = sessionmaker(self._read_engine, expire_on_commit=False)
         self._write_lock: contextlib.AbstractContextManager[Any] = (
             _SqliteWriterLock(self.engine.url.database)
             if self.engine.dialect.name == "sqlite" else contextlib.nullcontext())
@@ -142,6 +143,12 @@ class Store:
         with self._reads() as session, session.begin():
             yield session
 
+    @contextmanager
+    def core_reading(self) -> Iterator[Connection]:
+        """``reading`` without the ORM (the pipeline's per-stage load)."""
+        with self._read_engine.connect() as conn, conn.begin():
+            yield conn
+
     def ping(self) -> None:
         """Raise if the database cannot be reached (health checks)."""
         with self._reads() as session:
@@ -166,9 +173,8 @@ class Store:
 
     def get_blob(self, sha256: str) -> bytes | None:
         """An inline blob's bytes, or None."""
-        with self._reads() as session:
-            return session.connection().scalar(select(Blob.__table__.c.data)
-                                               .where(Blob.__table__.c.sha256 == sha256))
+        with self.core_reading() as conn:  # every normalise reads one
+            return conn.scalar(_BLOB_DATA, {"sha256": sha256})
 
     def delete_blob(self, sha256: str) -> int:
         """Remove an inline blob (erasure, gallring); returns the bytes freed."""
@@ -295,6 +301,16 @@ class Store:
         """Queue ``stage`` for an item: its actor on its own queue (``ingest.stages``)."""
         return Store.add_outbox(session, intake_id, stage_queue(pipeline_queue, stage),
                                 actor_name(stage), {"args": [intake_id]})
+
+    @staticmethod
+    def insert_outbox(db: Session | Connection, intake_id: str, queue: str, actor: str,
+                      payload: dict[str, Any]) -> Outbox:
+        """``add_outbox`` as one Core INSERT in the caller's transaction (the pipeline's
+        hot path: no flush). Returns a detached row carrying the new id, for the broker."""
+        values = {"intake_id": intake_id, "queue": queue, "actor": actor, "payload": payload,
+                  "created_at": utcnow(), "sent_at": None, "attempts": 0}
+        result = _connection(db).execute(_INSERT_OUTBOX, values)
+        return Outbox(id=result.inserted_primary_key[0], **values)
 
     def pending_outbox(self, limit: int = 100) -> list[Outbox]:
         """Oldest unsent outbox rows."""
