@@ -72,7 +72,10 @@ _ITEM_COLUMNS = tuple(c.name for c in _ITEM_T.c)
 _LOAD_VIEW = (select(*_INTAKE_T.c, *_ITEM_T.c)
               .select_from(_INTAKE_T.outerjoin(_ITEM_T, _ITEM_T.c.intake_id == _INTAKE_T.c.id))
               .where(_INTAKE_T.c.id == bindparam("id")))
-_LOAD_ITEM = select(*_ITEM_T.c).where(_ITEM_T.c.intake_id == bindparam("id"))
+# FOR UPDATE (PostgreSQL; SQLite's write lock is per database): two workers that got
+# the same redelivered message must not both pass the "already done" check.
+_LOAD_ITEM = (select(*_ITEM_T.c).where(_ITEM_T.c.intake_id == bindparam("id"))
+              .with_for_update())
 _INSERT_ITEM = insert(_ITEM_T)
 _UPDATE_ITEM = update(_ITEM_T).where(_ITEM_T.c.intake_id == bindparam("b_id"))
 _UPDATE_INTAKE = update(_INTAKE_T).where(_INTAKE_T.c.id == bindparam("b_id"))
