@@ -51,13 +51,14 @@ def child(n: int, broker_kind: str, profile: str | None) -> None:
     from ingest.pipeline import Pipeline
 
     configure(level="INFO", process="bench", stream=open(os.devnull, "w"), force=True)  # noqa: SIM115
+    tree = Path.cwd()  # run_round starts each round in the tree it measures: its own config
     redis_server = PrivateRedis()
     tmp = Path(tempfile.mkdtemp(prefix="kcs-bench-stages-"))
     try:
-        env = kcs_env(tmp / "var", REPO / "config", redis_server.url)
+        env = kcs_env(tmp / "var", tree / "config", redis_server.url)
         settings = load_settings({k: v for k, v in env.items() if k.startswith(("KCS_", "REDIS"))})
         rt = Runtime.build(settings)
-        clf = Classifier.load_or_train(MODEL_DIR, REPO / "config", REPO / "corpus")
+        clf = Classifier.load_or_train(MODEL_DIR, tree / "config", tree / "corpus")
         if broker_kind == "redis":
             from ingest.broker import make_broker
 
