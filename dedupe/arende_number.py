@@ -21,8 +21,9 @@ _OCR_DIGITS = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "I": "1", "
                              "Z": "2", "z": "2", "G": "6", "g": "9"})
 # A check letter OCR'd as a digit: map back to the letter it resembles.
 _OCR_CHECK = str.maketrans({"8": "B", "5": "S", "2": "Z", "6": "G", "0": "D", "4": "A"})
-# O is never a check letter (left out for its likeness to 0), so an O or a 0 read there
-# is a round letter misread: accepted for exactly these.
+# O is never a check letter (left out for its likeness to 0), so an O read there is a
+# round letter misread: accepted for exactly these. A "0" is read as D only: accepting
+# it for all four round letters would let one wrong digit in four pass.
 _ROUND_CHECKS = frozenset("QDCG")
 
 _DIGITISH = r"[0-9OoDQIli|!SsBZzGg]"
@@ -68,8 +69,7 @@ def find_numbers(text: str) -> list[str]:
         if check is None:
             continue  # without the check character a number proves nothing
         read = check.translate(_OCR_CHECK).upper()
-        round_read = read == "O" or check == "0"  # "0" for a round letter, typed or OCR'd
-        if read != expected and not (round_read and expected in _ROUND_CHECKS):
+        if read != expected and not (read == "O" and expected in _ROUND_CHECKS):
             continue
         canonical = format_number(year, seq)
         if canonical not in out:

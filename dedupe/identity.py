@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -32,7 +33,12 @@ EMAIL, PHONE, PNR, NAME, NAME_ADDRESS = "em", "ph", "pn", "nm", "na"
 # a relative writes "min mamma Elsa Berg, Mörtviksvägen 12", a new mobile "Ulla Sandberg
 # igen". ``Identity.own`` says which PERSON keys are the writer's own name.
 PERSON, PERSON_INITIAL, ADDRESS = "pm", "pi", "ad"
-IDENTITY_KINDS = (EMAIL, PHONE, PNR, NAME, NAME_ADDRESS, PERSON, PERSON_INITIAL, ADDRESS)
+# A mobile or e-mail address written in a text ("ni når mig på 070-…") meets the same
+# contact as a sender field only through this weaker kind: a contractor's number that
+# two citizens both quote is not a shared identity.
+CONTACT = "tc"
+IDENTITY_KINDS = (EMAIL, PHONE, PNR, NAME, NAME_ADDRESS, PERSON, PERSON_INITIAL, ADDRESS,
+                  CONTACT)
 # Kinds whose disagreement means "a different person" (names alone do not: relatives,
 # spelling, a display name missing).
 CONFLICT_KINDS = (EMAIL, PHONE, NAME_ADDRESS)
@@ -181,18 +187,26 @@ _NOT_NAME_WORDS = frozenset(" ".join((
     "torsdag fredag lordag sondag monday tuesday wednesday thursday friday saturday",
     "sunday januari februari mars april maj juni juli augusti september oktober november",
     "december january february march may june july august october ab hb kb brf bostader",
-    "bostad hem hus",
+    "bostad hem hus ring skicka ring svara teams bankid microsoft google",
 )).split())
 _PLACE_ENDINGS = ("vagen", "vag", "gatan", "gata", "gangen", "grand", "alle", "torget",
                   "torg", "plan", "backe", "backen", "stigen", "skolan", "skola", "forskolan",
                   "boende", "boendet", "hemmet", "sjukhuset", "kontoret", "forvaltningen",
                   "kyrkogarden", "parken", "hallen", "badet", "biblioteket", "centrum",
-                  "stationen", "huset", "garden", "namnden", "bolaget")
+                  "stationen", "huset", "garden", "namnden", "bolaget", "stan",
+                  "korset", "missionen", "tjansten", "kyrkan", "hamnen")
 _STREET_AHEAD = re.compile(r"\s*(?:\d|(?:allé|alle|väg|gata|gränd|plan|torg|backe|stig)\b)", re.I)
-# Matched on folded text (no diacritics): "här är" is "har ar".
-_SELF_BEFORE = re.compile(r"\b(?:jag heter|jag ar|det ar|detta ar|har ar|this is|my name is|"
-                          r"i am|tu|olen|nimeni on|ana|waxaan ahay|ben)\s*$", re.I)
-_SELF_AFTER = re.compile(r"^[\s,]*(?:har|igen|here|again|tässä|burada)\b", re.I)
+# Cues that the writer names themselves, matched on the text as written ("här" is
+# not "har", which is "has"): "jag heter X", "detta är X", "X här", "X igen". "Det är X"
+# only when the name ends the clause ("det är Anna Svensson som …" is someone else).
+_SELF_BEFORE = re.compile(r"(?:\b(?:jag heter|jag är|detta är|här är|this is|my name is|"
+                          r"i am|tu|olen|nimeni on|ana|waxaan ahay|ben)|^(?:hej|hejsan)?[\s,]*"
+                          r"det är)\s*$", re.I)
+_SELF_AFTER = re.compile(r"^[\s,]*(?:här|igen|here|again|tässä|burada)\b", re.I)
+_CLAUSE_END = re.compile(r"^\s*(?:[.,!?\n]|$)")
+# A name right after a greeting is the person addressed (a handläggare), not the writer,
+# unless a self cue follows ("Hej, Karin Bergholm här").
+_GREETING_BEFORE = re.compile(r"\b(?:hej|hejsan|hallå|dear|hello|hi|kära)[\s,!]*$", re.I)
 
 
 def _is_name_word(token: str) -> bool:
@@ -220,9 +234,16 @@ def mentioned_names(text: str) -> list[tuple[str, bool]]:
         if 2 <= len(run) <= 4:
             start, end = run[0][0], run[-1][1]
             name = " ".join(t for _, _, t in run).rstrip(".")
-            before = fold(text[max(0, start - 24):start])
-            own = bool(_SELF_BEFORE.search(before) or _SELF_AFTER.match(fold(text[end:end + 12])))
-            out.append((name, own))
+            before = text[max(0, start - 24):start]
+            after = text[end:end + 12]
+            det_ar = before.rstrip().lower().endswith("det är")
+            own = bool(_SELF_AFTER.match(after)) or (
+                bool(_SELF_BEFORE.search(before))
+                and (not det_ar or bool(_CLAUSE_END.match(after))))
+            if own or not _GREETING_BEFORE.search(before):
+                out.append((name, own))
+                if len(run) >= 3:  # "Grannen Lars Andersson": a sentence's first word too
+                    out.append((" ".join(t for _, _, t in run[1:]).rstrip("."), own))
         run.clear()
 
     for m in _TOKEN.finditer(text):
@@ -249,6 +270,8 @@ def person_forms(name: str) -> tuple[list[str], list[str]]:
     if words[-1].endswith("s") and len(words[-1]) > 3:
         forms.append(" ".join([*words[:-1], words[-1][:-1]]))
     initials = list(dict.fromkeys(f"{words[0][0]} {f.split()[-1]}" for f in forms))
+    if len(words[-1]) == 1:
+        return [], []  # "Anna B.": a surname's initial says too little
     if all(len(w) <= 2 for w in words[:-1]):
         forms = []  # "B-M Sjöholm", "S. O'Neill": only the initial form says anything
     return forms, initials
@@ -277,12 +300,14 @@ class Identity:
     """The identity keys of one message, by kind (each a set of keyed hashes)."""
 
     keys: dict[str, set[str]] = field(default_factory=dict)
-    own: set[str] = field(default_factory=set)   # PERSON keys of the writer's own name
+    own: set[str] = field(default_factory=set)   # PERSON/CONTACT keys that are the writer's
 
-    def add(self, kind: str, value: str | None) -> None:
-        """Add one normalised value (ignored when empty)."""
+    def add(self, kind: str, value: str | None, *, own: bool = False) -> None:
+        """Add one normalised value (ignored when empty); ``own``: the writer's own."""
         if value:
             self.keys.setdefault(kind, set()).add(keyed(kind, value))
+            if own:
+                self.own.add(keyed(kind, value))
 
     def all(self) -> set[str]:
         """Every key, for the index lookup."""
@@ -315,10 +340,13 @@ def identity_of(sender: Sender, text: str, our_domain: str | None = None) -> Ide
     """Identity keys of a message: its sender fields, signature, the personnummer,
     people, streets, mobiles and e-mail addresses it names."""
     ident = Identity()
+    text = unicodedata.normalize("NFC", text)  # a decomposed "Å" must still be a letter
     if sender.email:
         ident.add(EMAIL, sender.email.strip().lower())
+        ident.add(CONTACT, sender.email.strip().lower(), own=True)
     if sender.phone:
         ident.add(PHONE, to_e164(sender.phone) or sender.phone)
+        ident.add(CONTACT, to_e164(sender.phone) or sender.phone, own=True)
     shown = sender.name if norm_name(sender.name) else signed_name(text)
     ident.add(NAME, norm_name(shown))
     for name in name_variants(shown):
@@ -337,10 +365,8 @@ def identity_of(sender: Sender, text: str, our_domain: str | None = None) -> Ide
         for form in initials:
             ident.add(PERSON_INITIAL, form)
     phones, emails = mentioned_contacts(text, our_domain)
-    for phone in phones:
-        ident.add(PHONE, phone)
-    for email in emails:
-        ident.add(EMAIL, email)
+    for contact in (*phones, *emails):
+        ident.add(CONTACT, contact)
     for address in [*(a for a in address_variants(sender.postal_address) if "|" not in a),
                     *mentioned_addresses(text)]:
         ident.add(ADDRESS, address)

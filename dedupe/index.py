@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from dedupe import minhash
 from dedupe.db import LinkKey, LinkText
 from dedupe.evidence import Evidence
-from dedupe.identity import IDENTITY_KINDS
+from dedupe.identity import CONTACT, IDENTITY_KINDS
 from dedupe.policy import LinkingConfig
 from dedupe.scoring import Candidate
 from ingest.db import Arende
@@ -30,6 +30,9 @@ from ingest.model import as_utc
 MAX_MERGE_HOPS = 10
 # Identity keys read per candidate ärende (e-mails, phones, names of everyone in it).
 IDENTITY_ROWS_PER_CANDIDATE = 64
+# Ärenden a message names (replies, quoted numbers) always scored; a long quoted thread
+# naming hundreds is capped.
+MAX_NAMED = 20
 
 
 def resolve(session: Session, arende_id: str) -> str:
@@ -91,7 +94,7 @@ def candidates(session: Session, ev: Evidence, policy: LinkingConfig,
     # Ärenden the message names (a reply, a quoted number, the SMS conversation) are
     # always scored; the cap only limits those found by shared keys, so a popular key
     # (a common name, a boilerplate sentence) cannot crowd out the ärende quoted.
-    named = [c for c in facts.values() if c.replied or c.quoted or c.sms_recent]
+    named = [c for c in facts.values() if c.replied or c.quoted or c.sms_recent][:MAX_NAMED]
     named_ids = {c.arende_id for c in named}
     ranked = named + sorted((c for c in facts.values() if c.arende_id not in named_ids),
                             key=lambda c: (
@@ -115,7 +118,10 @@ def candidates(session: Session, ev: Evidence, policy: LinkingConfig,
             c.kinds.add(kind)
             if key in own:
                 c.matched_kinds.add(kind)
-                c.own_named |= key in ev.identity.own
+                if kind == CONTACT:
+                    c.own_contact |= key in ev.identity.own
+                else:
+                    c.own_named |= key in ev.identity.own
     for arende_id, keys in hits.items():
         if arende_id in chosen:
             chosen[arende_id].refs = sorted(k for k in keys if k.startswith("ref:"))

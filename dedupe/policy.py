@@ -33,6 +33,7 @@ class Weights(_Strict):
     person_named: float = 30          # a person named in both (sender, signature or text)
     initial_named: float = 15         # "A-K Lundqvist" ~ "Anna-Karin Lundqvist"
     address: float = 15               # a street address named in both (one household)
+    contact_named: float = 20         # a mobile or e-mail written in one, the sender's in the other
     identity_conflict: float = -20    # both sides have e.g. an e-mail, and none match
     within_window: float = 5
     outside_window: float = -25     # soft evidence only: hard references ignore time

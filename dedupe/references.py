@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 
-from channels.scan.fields import digits, find_diarienummer
+from channels.scan.fields import digits, find_diarienummer, find_personnummer
 
-_OCR_NR = re.compile(r"\bocr(?:-?\s?(?:nummer|nr|referens))?\s*[:.]?\s*((?:\d[\s-]?){6,25})",
-                     re.I)
+# Bounded whitespace around the colon: "\s*[:.]?\s*" split a long blank run every
+# possible way (quadratic on a form with empty rows).
+_OCR_NR = re.compile(r"\bocr(?:-?\s?(?:nummer|nr|referens))?\s{0,3}(?:[:.]\s{0,3})?"
+                     r"((?:\d[\s-]?){6,25})", re.I)
 
 
 # Numbers a förvaltning or its contractor gave the citizen, by their label: the waste
@@ -24,7 +26,8 @@ _LABELLED = re.compile(
     r"k[oö]bekr[aä]ftelse|k[oö]nummer|order(?:nummer|nr)|kontrollavgift(?:snummer)?|"
     r"parkeringsbot|p-bot|avgiftsnummer|ans[oö]kningsnummer|referensnummer|ref\.?\s?nr|"
     r"makbuz numaras[iı]|numer faktury|invoice (?:number|no)|customer number)\.?"
-    r"(?:\s*(?:nr|nummer|no)\.?)?\s*[:#]?\s*(?:[A-ZÅÄÖ]{1,3}-?)?((?:\d[\s-]?){4,20})(?![\d])",
+    r"(?:[ \t]{1,3}(?:nr|nummer|no)\.?)?[ \t]{0,3}(?:[:#][ \t]{0,3})?(?:[A-ZÅÄÖ]{1,3}-?)?"
+    r"(\d+(?:-\d+)?)(?![\d])(?![-/.]\d)(?![ \t]*(?:kr\b|kronor|:-|sek\b))",
     re.I)
 
 
@@ -56,7 +59,11 @@ def reference_keys(text: str) -> dict[str, str]:
             out.setdefault(f"ref:ocr:{number}", f"OCR-nummer {number}")
     for m in _LABELLED.finditer(text):
         number = re.sub(r"\D", "", m.group(1))
-        if 4 <= len(number) <= 20 and not _DATE.fullmatch(m.group(1).strip()):
+        # Not an amount, a year or a date; never a personnummer (the index keeps
+        # references readable, so a personnummer must not become one).
+        if (5 <= len(number) <= 20 and not _DATE.fullmatch(m.group(1).strip())
+                and not (len(number) == 4 and number[:2] in ("19", "20"))
+                and not find_personnummer(m.group(1))):
             out.setdefault(f"ref:num:{number}", m.group(0).strip())
     return out
 

@@ -14,6 +14,7 @@ from dedupe.evidence import Evidence
 from dedupe.identity import (
     ADDRESS,
     CONFLICT_KINDS,
+    CONTACT,
     EMAIL,
     NAME,
     NAME_ADDRESS,
@@ -26,11 +27,11 @@ from dedupe.policy import LinkingConfig
 
 _WEIGHT_OF = {EMAIL: "email", PHONE: "phone", PNR: "personnummer",
               NAME_ADDRESS: "name_address", NAME: "name", PERSON: "person_named",
-              PERSON_INITIAL: "initial_named", ADDRESS: "address"}
+              PERSON_INITIAL: "initial_named", ADDRESS: "address", CONTACT: "contact_named"}
 _STRONG = (EMAIL, PHONE, PNR, NAME_ADDRESS)
-# Identity in common that says the sender is known to the ärende (a street named in both
-# is the place of the matter, not who wrote).
-_KNOWN = {EMAIL, PHONE, PNR, NAME, NAME_ADDRESS, PERSON}
+# Identity in common that says the sender is known to the ärende (a street or a person
+# named in both is the matter, not who wrote; a writer naming themselves counts, below).
+_KNOWN = {EMAIL, PHONE, PNR, NAME, NAME_ADDRESS}
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Candidate:
     sms_recent: bool = False
     similarity: float | None = None
     own_named: bool = False   # the writer names themselves, and that person is on it
+    own_contact: bool = False  # the writer's own phone or e-mail was written in the ärende
 
 
 @dataclass
@@ -88,8 +90,15 @@ def score(c: Candidate, ev: Evidence, policy: LinkingConfig) -> Scored:
         matched -= {PERSON_INITIAL}
     if NAME in matched:
         matched.discard(PERSON)
+    if matched & {EMAIL, PHONE}:
+        matched.discard(CONTACT)
     for kind in sorted(matched):
-        out.append(_entry("same_" + _WEIGHT_OF[kind], getattr(w, _WEIGHT_OF[kind])))
+        points = getattr(w, _WEIGHT_OF[kind])
+        if kind == CONTACT and c.own_contact:
+            # The SMS comes from the mobile the first letter gave ("ni når mig på 070-…"):
+            # as good as the same phone. A number two texts merely quote stays weaker.
+            points = max(points, w.phone)
+        out.append(_entry("same_" + _WEIGHT_OF[kind], points))
     strong = matched & set(_STRONG)
     # Hard references name the case itself; time since last activity and the
     # classifier's topic only decide when the evidence is soft (who, what text).
@@ -105,7 +114,7 @@ def score(c: Candidate, ev: Evidence, policy: LinkingConfig) -> Scored:
     # A number or diarienummer quoted by someone the ärende does not know: a neighbour,
     # an ex-partner, a typo that passed the check. It names the case, not the sender's.
     quoted_by_stranger = ((c.quoted or bool(c.refs)) and not (c.replied or c.threaded)
-                          and not matched & _KNOWN)
+                          and not matched & _KNOWN and not c.own_named)
     if conflicting and not strong and not relative and not named:
         out.append(_entry("identity_conflict", w.identity_conflict,
                           kinds=[_WEIGHT_OF[k] for k in conflicting]))

@@ -147,8 +147,9 @@ _DNR = re.compile(
 # A förvaltning's register prefix and year-number without a "Dnr" label, as people
 # copy them from a decision ("SBK 2026-04711", OCR'd "SBK 2O26-O47l1").
 _PREFIXED_DNR = re.compile(
-    rf"\b(?P<prefix>SBK|SBN|MF|MHN|TK|TN|SDF|SDN|AF|ÄF|SOF|SN|UF|UN|KF|KUF|IF|FK|EXP|SLK|KS)"
-    rf"\s?:?\s?(?P<num>[2Z][0O][0-9OoQDIl|!SBZ]{{2}}\s?[-/]\s?{_D}{{1,6}})(?![0-9])")
+    rf"\b(?P<prefix>SBK|SBN|MF|MHN|TK|TN|SDF|SDN|ÄF|SOF|SN|UF|UN|KF|KUF|IF|EXP|SLK|KS)"
+    rf"\s?:?\s?(?P<num>[2Z][0O][0-9OoQDIl|!SBZ]{{2}}\s?[-/]\s?{_D}{{3,6}})(?![0-9])"
+    rf"(?!\s?[-/]\s?[0-9])")  # "SBK 2026-04-11" is a date, not a diarienummer
 
 
 def find_diarienummer(text: str) -> list[str]:

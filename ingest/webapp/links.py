@@ -43,6 +43,7 @@ SIGNALS = {
     "same_person_named": "Samma person nämns", "same_initial_named": "Samma initial och efternamn",
     "same_address": "Samma gatuadress", "same_type": "Samma ärendetyp",
     "other_type": "Annan ärendetyp", "quoted_by_other": "Ärendenumret från någon okänd",
+    "same_contact_named": "Samma nummer eller e-post nämns",
 }
 
 

@@ -3,10 +3,13 @@ labelled numbers it names (issue 16: most missed links had no key in common)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from channels.scan.fields import find_diarienummer
 from dedupe.arende_number import find_numbers
 from dedupe.identity import (
     ADDRESS,
+    CONTACT,
     PERSON,
     PERSON_INITIAL,
     PHONE,
@@ -64,7 +67,9 @@ def test_mobiles_and_addresses_written_in_the_text_but_not_the_citys() -> None:
     assert phones == ["+46703349012"] and emails == ["hassan@example.se"]
     ident = identity_of(Sender(email="hassan@example.se"), "Ring mig på 070-334 90 12.")
     sms = identity_of(Sender(phone="+46703349012"), "Ingen har hämtat soffan.")
-    assert ident.keys[PHONE] & sms.keys[PHONE]
+    # They meet as a contact named, not as the same phone: two citizens quoting one
+    # contractor's number do not share an identity.
+    assert ident.keys[CONTACT] & sms.keys[CONTACT] and PHONE not in ident.keys
 
 
 def test_labelled_numbers_and_prefixed_diarienummer_are_references() -> None:
@@ -81,9 +86,12 @@ def test_labelled_numbers_and_prefixed_diarienummer_are_references() -> None:
     assert set(reference_keys("SBK 2026-04711")) == set(reference_keys("Dnr 2026/4711"))
 
 
-def test_a_zero_typed_for_a_round_check_letter() -> None:
-    assert find_numbers("Ärende KC-2026-000001-0. Ingen har hämtat") == ["KC-2026-000001-Q"]
-    assert find_numbers("KC-2026-000002-0") == []  # R is not round: a wrong number
+def test_a_zero_for_a_check_letter_is_read_as_d_only() -> None:
+    """A 0 typed or OCR'd for the check letter is a D (the letter it resembles most); read as
+    any round letter it would let one wrong digit in four pass as another ärende."""
+    assert find_numbers("Ärende KC-2026-000014-0. Ingen har hämtat") == ["KC-2026-000014-D"]
+    assert find_numbers("KC-2026-000001-0") == []  # its letter is Q
+    assert find_numbers("KC-2026-000013-0") == []  # 13 is C: not a mistyped 14
 
 
 def _msg(key: str, channel: str, minutes: float, text: str, **kw: object) -> dict[str, object]:
@@ -178,3 +186,46 @@ def test_a_quoted_number_is_scored_however_popular_the_other_keys(tmp_path) -> N
     finally:
         store.dispose()
     assert decision.decision == "link" and decision.arende_id == quoted, decision.explanation
+
+
+def test_what_the_review_found_is_not_a_person_a_reference_or_a_self_naming() -> None:
+    # "har" is "has", not "här"; "det är X som …" is someone else; a greeted name is
+    # the person addressed, not the writer nor a party.
+    assert mentioned_names("Grannen Lars Andersson har en hund")[-1] == ("Lars Andersson", False)
+    assert mentioned_names("Det är Anna Svensson som är min handläggare") == [
+        ("Anna Svensson", False)]
+    assert mentioned_names("Hej Elsa Berg, har ni något nytt?") == []
+    assert mentioned_names("Socialtjänsten Norrmalm och Röda Korset i Gamla Stan") == []
+    assert identity_of(Sender(), "Mvh Anna B.").keys.get(PERSON) is None
+    # Amounts, years and dates after a label are not reference numbers; nor a personnummer.
+    for text in ("Kontrollavgift 1 300 kr", "parkeringsbot 1300 kr", "kontrollavgift 2026",
+                 "Ordernummer 5512 2026-05-12", "Referensnummer 19380412-1238"):
+        assert reference_keys(text) == {}, text
+    assert set(reference_keys("Kundnummer 88213 070-123 45 67")) == {"ref:num:88213"}
+    assert find_diarienummer("Beslut från SBK 2026-04-11 om bygglov") == []
+    # Long blank runs after a label are linear, not quadratic (a form with empty rows).
+    assert reference_keys("kundnummer" + " " * 200_000 + "x") == {}
+    assert reference_keys("ocr" + "\n" * 200_000 + "x") == {}
+
+
+def test_naming_someone_on_the_arende_does_not_make_a_stranger_known() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from dedupe.arende_number import format_number
+    from dedupe.evidence import Evidence
+    from dedupe.policy import LinkingConfig
+    from dedupe.scoring import Candidate, score
+
+    now = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    policy = LinkingConfig()
+    ev = Evidence(channel="email", received_at=now, text_chars=100,
+                  identity=identity_of(Sender(email="okand@example.com"),
+                                       "Jag har pratat med Elsa Berg. Något nytt?"))
+    cand = Candidate(arende_id=format_number(2026, 1), status="open",
+                     last_activity_at=now - timedelta(days=2), quoted=True,
+                     kinds={"em", "pm"}, matched_kinds={"pm"})
+    result = score(cand, ev, policy)
+    assert result.score < policy.thresholds.link, result.explanation
+    # The writer naming themselves, and being on the ärende, is known.
+    own = dataclasses.replace(cand, own_named=True)
+    assert score(own, ev, policy).score >= policy.thresholds.link
