@@ -42,7 +42,8 @@ def main() -> None:
     rows = [r for f in args.files for r in outcomes(f, model)]
     signals = sorted(Weights.model_fields)
     names = [("same_" + s if s in ("email", "phone", "personnummer", "name", "name_address",
-                                   "person_named", "initial_named", "address") else s)
+                                   "person_named", "initial_named", "address", "contact_named")
+              else s)
              for s in signals]
     x, y, message_of = [], [], []
     for i, r in enumerate(rows):
