@@ -22,6 +22,7 @@ from link_analysis import outcomes  # type: ignore[import-not-found]
 from sklearn.linear_model import LogisticRegression
 
 from dedupe.policy import Weights
+from dedupe.scoring import _WEIGHT_OF
 from ingest.classify import load_classifier
 from ingest.config import load_settings
 from ingest.logs import configure
@@ -41,10 +42,9 @@ def main() -> None:
     model = load_classifier(settings)
     rows = [r for f in args.files for r in outcomes(f, model)]
     signals = sorted(Weights.model_fields)
-    names = [("same_" + s if s in ("email", "phone", "personnummer", "name", "name_address",
-                                   "person_named", "initial_named", "address", "contact_named")
-              else s)
-             for s in signals]
+    # Identity weights are scored as "same_<weight>" (dedupe.scoring): one list, there.
+    identity = set(_WEIGHT_OF.values())
+    names = ["same_" + s if s in identity else s for s in signals]
     x, y, message_of = [], [], []
     for i, r in enumerate(rows):
         right = r["right_ids"]

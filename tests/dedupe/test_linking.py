@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from scenario_support import replay, scenario_message
 from sqlalchemy import select
 
 from dedupe import caseindex, minhash, review
@@ -169,9 +170,7 @@ def test_config_errors_name_file_and_line(tmp_path: Path) -> None:
 
 # -- through the real intake and pipeline ----------------------------------------
 
-def _msg(key: str, channel: str, minutes: float, text: str, **kw: object) -> dict[str, object]:
-    return {"key": key, "channel": channel, "minutes_after_start": minutes, "text": text,
-            "subject": kw.pop("subject", ""), **kw}
+_msg = scenario_message
 
 
 CROSS = {"id": "X1", "expected_groups": [["a", "b", "c", "d"], ["e"], ["f"]], "messages": [
@@ -197,11 +196,7 @@ CROSS = {"id": "X1", "expected_groups": [["a", "b", "c", "d"], ["e"], ["f"]], "m
 
 def test_cross_channel_duplicates_new_matter_ocr_and_hijack(trained_classifier, tmp_path,
                                                             make_settings) -> None:
-    replayer = Replayer(make_settings(), trained_classifier)
-    try:
-        result = replayer.run_one(CROSS, 0)
-    finally:
-        replayer.close()
+    result = replay(make_settings(), trained_classifier, CROSS)
     got = result.arende_of
     assert got["a"] == got["b"] == got["c"] == got["d"], result.explanations
     assert result.decisions["b"] == "duplicate"
@@ -229,11 +224,7 @@ def test_in_a_crisis_the_senders_own_arende_wins_over_look_alike_texts(make_sett
     e-mail and text), not a look-alike from someone else."""
     settings = make_settings()
     tight = settings.linking.model_copy(update={"max_key_hits": 40})
-    replayer = Replayer(dataclasses.replace(settings, linking=tight), None)
-    try:
-        result = replayer.run_one(CRISIS, 0)
-    finally:
-        replayer.close()
+    result = replay(dataclasses.replace(settings, linking=tight), None, CRISIS)
     assert result.arende_of["again"] == result.arende_of["c7"], result.explanations["again"]
     assert result.decisions["again"] == "link"
     assert result.ok
@@ -392,10 +383,10 @@ def test_case_index_api_closed_merged_reference(make_settings, web_server, monke
             "x", "letter", 90, "Gäller Diarienummer 001139/2008. Jag har fler frågor.\n\n"
             "Mvh Sofia Ahmed", from_email="sofia@example.se", from_name="Sofia Ahmed")]}
         assert caseindex.describe(rt.store, b)["resolved_id"] == a
-        replay = Replayer(make_settings(), None)
-        replay.template = replayer.tmp / "s0" / "kcs.db"
-        after = replay.run_one(ev_msg, 0)
-        replay.close()
+        on_store = Replayer(make_settings(), None)  # continues the replayed store
+        on_store.template = replayer.tmp / "s0" / "kcs.db"
+        after = on_store.run_one(ev_msg, 0)
+        on_store.close()
         assert after.arende_of["x"] == a and after.decisions["x"] == "reopen", \
             after.explanations
     finally:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from scenario_support import replay, scenario_message
+
 from channels.scan.fields import find_diarienummer
 from dedupe.arende_number import find_numbers
 from dedupe.identity import (
@@ -94,9 +96,7 @@ def test_a_zero_for_a_check_letter_is_read_as_d_only() -> None:
     assert find_numbers("KC-2026-000013-0") == []  # 13 is C: not a mistyped 14
 
 
-def _msg(key: str, channel: str, minutes: float, text: str, **kw: object) -> dict[str, object]:
-    return {"key": key, "channel": channel, "minutes_after_start": minutes, "text": text,
-            "subject": kw.pop("subject", ""), **kw}
+_msg = scenario_message
 
 
 FAMILY = {"id": "M1", "expected_groups": [["a", "b", "c"], ["d"], ["e"]], "messages": [
@@ -126,13 +126,7 @@ FAMILY = {"id": "M1", "expected_groups": [["a", "b", "c"], ["d"], ["e"]], "messa
 
 def test_a_relative_and_a_new_mobile_join_without_a_number(trained_classifier,
                                                            make_settings) -> None:
-    from dedupe.evaluation import Replayer
-
-    replayer = Replayer(make_settings(), trained_classifier)
-    try:
-        result = replayer.run_one(FAMILY, 0)
-    finally:
-        replayer.close()
+    result = replay(make_settings(), trained_classifier, FAMILY)
     got = result.arende_of
     assert got["b"] == got["a"], result.explanations["b"]
     assert got["c"] == got["a"], result.explanations["c"]
