@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import free_port
+from common import PrivatePostgres
 
 from dedupe import index, linker
 from dedupe.arende_number import format_number
@@ -171,54 +170,6 @@ def measure(store: Store, n: int) -> tuple[float, float, float, int]:
     writes.sort()
     return (costs[len(costs) // 2], costs[int(len(costs) * 0.95)], writes[len(writes) // 2],
             linked)
-
-
-class PrivatePostgres:
-    """A throwaway PostgreSQL cluster on a free loopback port."""
-
-    def __init__(self) -> None:
-        bindir = Path(sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))[-1]).parent
-        self.bindir = bindir
-        self.dir = Path(tempfile.mkdtemp(prefix="kcs-bench-pg-"))
-        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if self.as_user:
-            shutil.chown(self.dir, "postgres")
-        subprocess.run([*self.as_user, str(bindir / "initdb"), "-D", str(self.dir / "data"),
-                        "-A", "trust", "-U", "kcs"], check=True, stdout=subprocess.DEVNULL)
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [*self.as_user, str(bindir / "postgres"), "-D", str(self.dir / "data"), "-p",
-             str(self.port), "-k", str(self.dir), "-c", "listen_addresses=127.0.0.1",
-             "-c", "maintenance_work_mem=512MB", "-c", "shared_buffers=512MB"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        import psycopg
-
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                psycopg.connect(self.url("postgres"), connect_timeout=1).close()
-                break
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-
-    def url(self, db: str) -> str:
-        return f"postgresql://kcs@127.0.0.1:{self.port}/{db}"
-
-    def create(self, name: str) -> str:
-        import psycopg
-
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
-
-    def close(self) -> None:
-        subprocess.run([*self.as_user, str(self.bindir / "pg_ctl"), "stop", "-D",
-                        str(self.dir / "data"), "-m", "fast", "-w"], check=False,
-                       stdout=subprocess.DEVNULL)
-        self.proc.wait(30)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def main() -> None:

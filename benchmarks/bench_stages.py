@@ -1,6 +1,6 @@
 """CPU per item per pipeline stage, in one process, on SQLite: this tree against a git ref.
 
-N realistic 4 KB e-mails (``bench_smtp.message``) are taken in durably, then every
+N e-mails are taken in durably, then every
 item is run through normalise → classify → link → route → publish → acknowledge
 with ``Pipeline.run_stage`` (the same idempotent runner the Dramatiq actors call),
 item after item, with the trained classifier. There is no worker and no broker
@@ -13,6 +13,12 @@ the code of ``--ref`` (checked out with ``git worktree`` into a temporary
 directory) and this tree, so machine noise hits both alike. The table gives the
 median over rounds of CPU ms per item (``time.process_time``, all threads) per
 stage, the ratio this tree / ref, and items per CPU second.
+
+``--texts corpus`` (the default) sends the 300 dev-split citizen messages of
+``corpus/dev/`` (median 365 characters, the longest 1 100; never trained on) as
+e-mails from as many senders, round after round; ``--texts synthetic`` sends the one
+4 KB body of ``bench_smtp.message`` every time (the 2026-12-07 figures), whose
+repeated sentences flatter every per-word cache.
 
     .venv/bin/python benchmarks/bench_stages.py -n 200 --rounds 3 --ref 1d105a7
     .venv/bin/python benchmarks/bench_stages.py -n 200 --profile /tmp/stages.prof
@@ -36,7 +42,28 @@ REPO = HERE.parent
 STAGES = ("normalise", "classify", "link", "route", "publish", "acknowledge")
 
 
-def child(n: int, broker_kind: str, profile: str | None) -> None:
+def corpus_mails(n: int) -> list[bytes]:
+    """``n`` e-mails carrying the dev split's texts in turn, each citizen their own sender."""
+    from email.message import EmailMessage
+
+    # this tree's dev split also when a ref's code runs (run_round passes it on)
+    dev = Path(os.environ.get("BENCH_DEV_CORPUS", REPO / "corpus" / "dev"))
+    records = [json.loads(line) for path in sorted(dev.rglob("*.jsonl"))
+               for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    out = []
+    for i in range(n):
+        rec = records[i % len(records)]
+        msg = EmailMessage()
+        msg["From"] = f"Invånare {i % len(records)} <invanare{i % len(records)}@example.se>"
+        msg["To"] = "kontaktcenter@stockholm.se"
+        msg["Subject"] = rec.get("subject") or "Hej"
+        msg["Message-ID"] = f"<bench-{i}-{time.time_ns()}@example.se>"
+        msg.set_content(rec["text"])
+        out.append(msg.as_bytes())
+    return out
+
+
+def child(n: int, broker_kind: str, profile: str | None, texts: str = "corpus") -> None:
     """One round in this process: the code on ``sys.path`` decides which tree runs."""
     sys.path.insert(0, str(HERE))
     import dramatiq
@@ -96,7 +123,8 @@ def child(n: int, broker_kind: str, profile: str | None) -> None:
         for intake_id in warm:
             for stage in STAGES:
                 pipeline.run_stage(stage, intake_id)
-        ids = [rt.intake.accept(message(i), meta).intake_id for i in range(n)]
+        raws = corpus_mails(n) if texts == "corpus" else [message(i) for i in range(n)]
+        ids = [rt.intake.accept(raw, meta).intake_id for raw in raws]
         cpu = dict.fromkeys(STAGES, 0.0)
         inner.update(dict.fromkeys(STAGES, 0.0))
         prof = None
@@ -128,11 +156,11 @@ def child(n: int, broker_kind: str, profile: str | None) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_round(tree: Path, n: int, broker_kind: str) -> dict:
+def run_round(tree: Path, n: int, broker_kind: str, texts: str) -> dict:
     """One round in a fresh interpreter with ``tree`` first on the import path."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+    env = {**os.environ, "PYTHONPATH": str(tree), "BENCH_DEV_CORPUS": str(REPO / "corpus" / "dev")}
     out = subprocess.run([sys.executable, str(HERE / "bench_stages.py"), "--child", "-n", str(n),
-                          "--broker", broker_kind], env=env, cwd=tree, check=True,
+                          "--broker", broker_kind, "--texts", texts], env=env, cwd=tree, check=True,
                          capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -143,11 +171,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--ref", help="git ref to compare against (e.g. the branch point)")
     parser.add_argument("--broker", choices=("stub", "redis"), default="stub")
+    parser.add_argument("--texts", choices=("corpus", "synthetic"), default="corpus")
     parser.add_argument("--profile", help="run once in this process under cProfile, dump here")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child or args.profile:
-        child(args.n, args.broker, args.profile)
+        child(args.n, args.broker, args.profile, args.texts)
         return
     trees: dict[str, Path] = {"this tree": REPO}
     worktree = None
@@ -163,7 +192,7 @@ def main() -> None:
     try:
         for r in range(args.rounds):
             for name, tree in trees.items():
-                res = run_round(tree, args.n, args.broker)
+                res = run_round(tree, args.n, args.broker, args.texts)
                 results[name].append(res)
                 print(f"round {r + 1} {name}: {res['total_ms']:.1f} ms/item", file=sys.stderr)
     finally:
@@ -176,7 +205,8 @@ def main() -> None:
         return statistics.median(r["ms"][key] if key in STAGES else r[key] for r in rows)
 
     names = list(trees)
-    print(f"| CPU ms per item, {args.n} × 4 KB e-mails, median of {args.rounds} | "
+    what = "dev-split texts" if args.texts == "corpus" else "4 KB e-mails"
+    print(f"| CPU ms per item, {args.n} {what}, median of {args.rounds} | "
           + " | ".join(names) + (" | ratio |" if len(names) == 2 else " |"))
     print("|---" * (len(names) + 1 + (len(names) == 2)) + "|")
     for key in (*STAGES, "total_ms"):

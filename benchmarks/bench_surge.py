@@ -9,7 +9,10 @@ item's time from intake to done, near-duplicates linked, acknowledgements per
 recipient against the rate limit (outbox files), and the RSS of every process
 sampled each second (at each quarter of the run: "flat" means no steady growth).
 
-``SURGE_MESSAGES`` and ``SURGE_SECONDS`` (env) change the size for a quick look;
+``SURGE_MESSAGES`` and ``SURGE_SECONDS`` (env) change the size and pace (the
+issue's 10× surge is ``SURGE_SECONDS=60``); ``SURGE_WORKERS`` sets the number of
+worker processes (default 2, four threads each); ``SURGE_DB=postgresql`` runs on a
+private PostgreSQL cluster instead of SQLite (the scale-out runs);
 ``SURGE_KEEP=1`` keeps the temp dir (database, outbox) afterwards.
 """
 
@@ -20,7 +23,6 @@ import os
 import random
 import shutil
 import smtplib
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -29,15 +31,29 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
-from common import REPO, PrivateRedis, free_port, kcs_env, pct, tree_pids, wait_port
+import sqlalchemy as sa
+from common import (
+    REPO,
+    PrivatePostgres,
+    PrivateRedis,
+    free_port,
+    kcs_env,
+    pct,
+    tree_pids,
+    wait_port,
+)
 
 N = int(os.environ.get("SURGE_MESSAGES", "10000"))
 DURATION_S = float(os.environ.get("SURGE_SECONDS", "600"))
+WORKERS = int(os.environ.get("SURGE_WORKERS", "2"))
+DATABASE = os.environ.get("SURGE_DB", "sqlite")
 NEAR_DUPLICATE_SHARE = 0.30
 SENDERS = 32
 CITIZENS = 3000
+WARM_UP = 20  # mails sent and done before the clock starts
 AKUT_EVERY = 100  # one message in a hundred is akut (fast path)
 TOPICS = [
     ("Översvämning i källaren", "Vattnet står 20 cm i källaren på {street} {no} sedan i natt."),
@@ -130,15 +146,56 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def as_utc(value: datetime) -> datetime:
+    """SQLite gives naive UTC timestamps, PostgreSQL aware ones."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def results(engine: sa.Engine) -> dict:
+    """What the run left in the database, read the same way on SQLite and PostgreSQL."""
+    from ingest.db import Intake, Item, Publication
+
+    with engine.connect() as conn:
+        intake = conn.execute(sa.select(Intake.id, Intake.state, Intake.received_at,
+                                        Intake.updated_at)).all()
+        items = conn.execute(sa.select(Item.intake_id, Item.link, Item.acknowledgement,
+                                       Item.arende_id)).all()
+        subjects = {r.intake_id: (r.normalised or {}).get("subject") for r in conn.execute(
+            sa.select(Item.intake_id, Item.normalised).join(
+                Publication, Publication.intake_id == Item.intake_id)
+            .where(Publication.queue.like("%fastpath%")))}
+        fast = [(as_utc(r.created_at), r.intake_id) for r in conn.execute(
+            sa.select(Publication.created_at, Publication.intake_id)
+            .where(Publication.queue.like("%fastpath%")))]
+    received = {r.id: as_utc(r.received_at) for r in intake}
+    fast_s = [((created - received[i]).total_seconds(), subjects.get(i)) for created, i in fast]
+    return {
+        "states": Counter(r.state for r in intake),
+        "latency": [(as_utc(r.updated_at) - as_utc(r.received_at)).total_seconds()
+                    for r in intake if r.state == "done"],
+        "linked": sum(1 for r in items if r.link and r.link.get("new") is False),
+        "possible": sum(1 for r in items if r.link and r.link.get("possible_link")),
+        "arenden": len({r.arende_id for r in items if r.arende_id}),
+        "fast": fast_s,
+        "ack_states": Counter(
+            (f"{a.get('state')} ({a['reason']})" if a.get("reason") else str(a.get("state")))
+            for a in (r.acknowledgement or {} for r in items)),
+    }
+
+
 def main() -> None:
     rng = random.Random(2026)
     raws = messages(rng)
     redis_server = PrivateRedis()
+    postgres = PrivatePostgres() if DATABASE == "postgresql" else None
     tmp = Path(tempfile.mkdtemp(prefix="kcs-bench-surge-"))
-    env = kcs_env(tmp / "var", REPO / "config", redis_server.url)
+    extra = {"DATABASE_URL": postgres.create("kcs")} if postgres else {}
+    env = kcs_env(tmp / "var", REPO / "config", redis_server.url, **extra)
+    url = env.get("DATABASE_URL") or f"sqlite:///{tmp / 'var' / 'kcs.db'}"
     port = free_port()
     subprocess.run([sys.executable, "-c", "from ingest.app import Runtime; Runtime.build()"],
                    env=env, check=True)
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     procs = {
         "smtp": subprocess.Popen([sys.executable, "-m", "ingest.cli", "smtp", "--port", str(port),
                                   "--processes", "1"], env=env, stdout=subprocess.DEVNULL,
@@ -146,20 +203,19 @@ def main() -> None:
         "relay": subprocess.Popen([sys.executable, "-m", "ingest.cli", "relay"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
         "worker": subprocess.Popen([sys.executable, "-m", "ingest.cli", "worker", "--processes",
-                                    "2", "--threads", "4"], env=env,
+                                    str(WORKERS), "--threads", "4"], env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
     }
     samples: dict[str, list[tuple[float, float]]] = defaultdict(list)
     backlog: list[tuple[float, int]] = []
     stop = threading.Event()
-    db = tmp / "var" / "kcs.db"
 
     def open_items() -> int:
         """Items taken in and not yet done (or waiting for a person); -1 before any."""
-        with sqlite3.connect(db, timeout=30) as conn:
-            total, waiting = conn.execute(
+        with engine.connect() as conn:
+            total, waiting = conn.execute(sa.text(
                 "select count(*), count(*) filter (where state not in "
-                "('done','rejected','dead','review')) from intake").fetchone()
+                "('done','rejected','dead','review')) from intake")).one()
         return waiting if total else -1
 
     def sample(t0: float) -> None:
@@ -175,8 +231,8 @@ def main() -> None:
     try:
         wait_port(port, 60)
         warm = smtplib.SMTP("127.0.0.1", port, timeout=60)  # workers loaded and answering
-        warm.sendmail("a@example.se", ["kontaktcenter@stockholm.se"], messages(
-            random.Random(1))[0])
+        for raw in messages(random.Random(1))[:WARM_UP]:  # every worker process has run
+            warm.sendmail("a@example.se", ["kontaktcenter@stockholm.se"], raw)
         warm.quit()
         while open_items():
             time.sleep(0.5)
@@ -190,27 +246,7 @@ def main() -> None:
             time.sleep(1)
         drain_s = time.perf_counter() - started
         stop.set()
-        with sqlite3.connect(db) as conn:
-            states = Counter(dict(conn.execute("select state, count(*) from intake group by 1")))
-            total = sum(states.values()) - 1  # the warm-up mail
-            latency = [r[0] * 86400 for r in conn.execute(
-                "select julianday(updated_at) - julianday(received_at) from intake "
-                "where state = 'done'")]
-            linked = conn.execute("select count(*) from item where "
-                                  "json_extract(link, '$.new') = 0").fetchone()[0]
-            possible = conn.execute("select count(*) from item where json_extract(link, "
-                                    "'$.possible_link') is not null").fetchone()[0]
-            arenden = conn.execute("select count(distinct arende_id) from item "
-                                   "where arende_id is not null").fetchone()[0]
-            fast = [(r[0] * 86400, r[1]) for r in conn.execute(
-                "select julianday(p.created_at) - julianday(i.received_at), "
-                "json_extract(m.normalised, '$.subject') from publication p "
-                "join intake i on i.id = p.intake_id join item m on m.intake_id = p.intake_id "
-                "where p.queue like '%fastpath%'")]
-            akut = [t for t, subject in fast if subject == "Hjälp"]
-            ack_states = Counter(f"{r[0]} ({r[1]})" if r[1] else r[0] for r in conn.execute(
-                "select json_extract(acknowledgement, '$.state'), "
-                "json_extract(acknowledgement, '$.reason') from item"))
+        got = results(engine)
         acks: Counter[str] = Counter()
         per_arende: Counter[str] = Counter()
         for path in (tmp / "var" / "outbox").glob("*.eml"):
@@ -227,15 +263,24 @@ def main() -> None:
                 proc.wait(60)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        engine.dispose()
         redis_server.close()
+        if postgres is not None:
+            postgres.close()
         if not os.environ.get("SURGE_KEEP"):  # SURGE_KEEP=1 keeps the database to look at
             shutil.rmtree(tmp, ignore_errors=True)
 
+    states, latency = got["states"], got["latency"]
+    total = sum(states.values()) - WARM_UP
+    fast = got["fast"]
+    akut = [t for t, subject in fast if subject == "Hjälp"]
     near = sum(1 for raw in raws if b"Jag skriver igen" in raw)
+    db_name = "PostgreSQL (private cluster)" if postgres else "SQLite"
     print(f"{N} messages spread over {DURATION_S:.0f} s ({N / DURATION_S:.1f} msgs/s), "
           f"{SENDERS} concurrent SMTP senders, {len(per_sender)} distinct senders, {near} "
-          f"near-duplicates ({near / N:.0%}); SQLite, 1 SMTP process, relay, 2 worker "
-          f"processes × 4 threads, all on the machine's 2 cores with the senders.\n")
+          f"near-duplicates ({near / N:.0%}); {db_name}, 1 SMTP process, relay, {WORKERS} "
+          f"worker processes × 4 threads, all on the machine's {os.cpu_count()} cores with "
+          f"the senders.\n")
     print("| figure | value |\n|---|---|")
     print(f"| SMTP accepted all {total} by | {sent['seconds']:.0f} s; lateness against the "
           f"schedule p99 {sent['late_p99']:.2f} s, max {sent['late_max']:.2f} s; "
@@ -248,14 +293,14 @@ def main() -> None:
     print(f"| intake → done per item | p50 {pct(latency, 50):.0f} s, p90 {pct(latency, 90):.0f} s"
           f", p99 {pct(latency, 99):.0f} s, max {max(latency):.0f} s |")
     print(f"| akut on the fast path | {len(akut)} of the {N // AKUT_EVERY} planted (\"har ramlat "
-          f"och ligger på golvet\"): intake → fast-path queue p50 {pct(akut, 50):.0f} s, max "
-          f"{max(akut, default=0):.0f} s; {len(fast) - len(akut)} storm mails flagged akut "
-          f"by the rules too |")
+          f"och ligger på golvet\"): intake → fast-path queue p50 {pct(akut, 50):.1f} s, p99 "
+          f"{pct(akut, 99):.1f} s, max {max(akut, default=0):.1f} s; {len(fast) - len(akut)} "
+          f"storm mails flagged akut by the rules too |")
     print(f"| states | {dict(states)} |")
-    print(f"| linked to an earlier ärende | {linked} (near-duplicates sent: {near}); possible "
-          f"links for registratur {possible}; {arenden} ärenden |")
+    print(f"| linked to an earlier ärende | {got['linked']} (near-duplicates sent: {near}); "
+          f"possible links for registratur {got['possible']}; {got['arenden']} ärenden |")
     print(f"| acknowledgements written | {sum(acks.values())} to {len(acks)} recipients; "
-          f"item outcomes {dict(ack_states.most_common())} |")
+          f"item outcomes {dict(got['ack_states'].most_common())} |")
     most = max(acks.values(), default=0)
     print(f"| acknowledgements per recipient (limit 3 an hour) | max {most}; mails per "
           f"sender max {max(per_sender.values())} |")
@@ -263,6 +308,7 @@ def main() -> None:
           f"{max(per_arende.values(), default=0)} |")
     print("\n| process | RSS MiB at 0 % | 25 % | 50 % | 75 % | 100 % of the run | peak |")
     print("|---|---|---|---|---|---|---|")
+    workers_peak = 0.0
     for label, values in sorted(samples.items()):
         values = [(t, v) for t, v in values if v > 0]
         if not values:
@@ -270,8 +316,13 @@ def main() -> None:
         end = values[-1][0]
         at = [min(values, key=lambda tv, q=q: abs(tv[0] - q * end))[1]
               for q in (0, 0.25, 0.5, 0.75, 1)]
-        print(f"| {label} | " + " | ".join(f"{v:.0f}" for v in at)
-              + f" | {max(v for _, v in values):.0f} |")
+        peak_rss = max(v for _, v in values)
+        if label.startswith("worker child"):
+            workers_peak = max(workers_peak, peak_rss)
+        print(f"| {label} | " + " | ".join(f"{v:.0f}" for v in at) + f" | {peak_rss:.0f} |")
+    print(f"\nSUMMARY workers={WORKERS} db={DATABASE} n={N} seconds={DURATION_S:.0f} "
+          f"throughput={total / drain_s:.1f} backlog_peak={peak} p99={pct(latency, 99):.1f} "
+          f"akut_p99={pct(akut, 99):.1f} worker_rss_peak={workers_peak:.0f}")
 
 
 if __name__ == "__main__":

@@ -132,3 +132,54 @@ def config_with_ports(target: Path, smtp_port: int, web_port: int) -> Path:
         "  port: 8025", f"  port: {web_port}")
     (target / "kcs.yaml").write_text(text)
     return target
+
+
+class PrivatePostgres:
+    """A throwaway PostgreSQL cluster on a free loopback port."""
+
+    def __init__(self) -> None:
+        bindir = Path(sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))[-1]).parent
+        self.bindir = bindir
+        self.dir = Path(tempfile.mkdtemp(prefix="kcs-bench-pg-"))
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_user:
+            shutil.chown(self.dir, "postgres")
+        subprocess.run([*self.as_user, str(bindir / "initdb"), "-D", str(self.dir / "data"),
+                        "-A", "trust", "-U", "kcs"], check=True, stdout=subprocess.DEVNULL)
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [*self.as_user, str(bindir / "postgres"), "-D", str(self.dir / "data"), "-p",
+             str(self.port), "-k", str(self.dir), "-c", "listen_addresses=127.0.0.1",
+             "-c", "maintenance_work_mem=512MB", "-c", "shared_buffers=512MB"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import psycopg
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                psycopg.connect(self.url("postgres"), connect_timeout=1).close()
+                break
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def url(self, db: str) -> str:
+        """URL of database ``db`` as the cluster's superuser ``kcs``."""
+        return f"postgresql://kcs@127.0.0.1:{self.port}/{db}"
+
+    def create(self, name: str) -> str:
+        """A new empty database; its URL."""
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def close(self) -> None:
+        """Stop the server and remove its files."""
+        subprocess.run([*self.as_user, str(self.bindir / "pg_ctl"), "stop", "-D",
+                        str(self.dir / "data"), "-m", "fast", "-w"], check=False,
+                       stdout=subprocess.DEVNULL)
+        self.proc.wait(30)
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -38,6 +38,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
+from classifier.fastvec import FastTransform
 from classifier.features import build_vectoriser
 from classifier.settings import ModelSettings
 
@@ -164,6 +165,10 @@ class TrainedModel:
         self._type_proba = _SigmoidProba(type_clf)
         self._class_proba = _SigmoidProba(class_clf)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The model file holds the model, not the fast path's word cache."""
+        return {k: v for k, v in self.__dict__.items() if k != "_fast"}
+
     @classmethod
     def fit(cls, docs: Sequence[str], types: Sequence[str], classes: Sequence[str | None],
             weights: Sequence[float], cfg: ModelSettings,
@@ -185,8 +190,12 @@ class TrainedModel:
         return cls(vec, cat_clf, type_clf, class_clf, cfg.top_features, flag_models)
 
     def transform(self, docs: Sequence[str]) -> sparse.csr_matrix:
-        """TF-IDF rows for prepared documents."""
-        return self.vectoriser.transform(docs).tocsr()
+        """TF-IDF rows for prepared documents (``classifier.fastvec``: the same matrix
+        as the vectoriser's own ``transform``, built for one message at a time)."""
+        fast = self.__dict__.get("_fast")
+        if fast is None:  # built on first use: a model loaded from its file has none
+            fast = self.__dict__["_fast"] = FastTransform(self.vectoriser)
+        return fast(docs)
 
     def predict(self, x: sparse.csr_matrix) -> list[Prediction]:
         """Ranked probabilities per row of ``x``."""

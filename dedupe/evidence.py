@@ -77,7 +77,8 @@ def gather(message: NormalisedMessage, *, channel: str, received_at: datetime,
     everything = f"{own}\n{message.full_text}"
     sim = policy.similarity
     signature = None
-    if len(minhash.normalise_text(text)) >= sim.min_chars:
+    text_chars = len(minhash.normalise_text(text))
+    if text_chars >= sim.min_chars:
         signature = minhash.signature(text, sim.shingle_chars, sim.bands * sim.rows)
     classification = classification or {}
     # The huvudkategori is set only when the model is sure of it; an item can still go
@@ -98,7 +99,7 @@ def gather(message: NormalisedMessage, *, channel: str, received_at: datetime,
         huvudkategori=category,
         arendetyp=classification.get("arendetyp") if category else None,
         category_sure=not classification.get("needs_triage"),
-        text_chars=len(minhash.normalise_text(text)),
+        text_chars=text_chars,
         thread=sorted({message_key(m) for m in (message.in_reply_to, *message.references)
                        if m and not _OUR_MSGID.search(m)}),
         own_message=message_key(message.message_id) if channel == "email"

@@ -49,8 +49,10 @@ def shingles(text: str, k: int) -> set[int]:
     norm = normalise_text(text)
     if len(norm) < k:
         return set()
-    return {int.from_bytes(hashlib.blake2b(norm[i:i + k].encode(), digest_size=4).digest(),
-                           "little") for i in range(len(norm) - k + 1)}
+    # Distinct k-grams first: a text repeats most of its own (hashing is the cost).
+    grams = {norm[i:i + k] for i in range(len(norm) - k + 1)}
+    return {int.from_bytes(hashlib.blake2b(g.encode(), digest_size=4).digest(), "little")
+            for g in grams}
 
 
 def signature(text: str, k: int, n: int) -> np.ndarray | None:

@@ -164,3 +164,39 @@ def test_fast_probabilities_equal_sklearn(trained: Classifier) -> None:
                       (m._class_proba, m.class_clf)):
         assert fast.fast
         np.testing.assert_allclose(fast(x), clf.predict_proba(x), rtol=1e-5, atol=1e-6)
+
+
+def test_fast_transform_gives_scikit_learns_matrix(trained: Classifier) -> None:
+    """The pipeline's per-message vectoriser path must give exactly the TF-IDF matrix
+    scikit-learn's own ``transform`` gives, on every corpus text, one by one and in a
+    batch, with its word cache cold, warm and cleared mid-way."""
+    from classifier import fastvec
+    from classifier.corpus import iter_jsonl
+    from classifier.fastvec import FastTransform
+
+    docs = [trained._model_doc(r.get("subject") or "", r.get("text") or "")
+            for f in sorted((REPO / "corpus").rglob("*.jsonl")) for _n, r in iter_jsonl(f)
+            if r]
+    docs += ["", " ", "a", "x\u00a0\u00a0y\tz", "Ärendet gäller ÅÄÖ åäö é ü ß " * 3]
+    assert len(docs) > 5000
+    union = trained.model.vectoriser
+    fast = FastTransform(union)
+    assert fast.parts is not None  # the fast path is taken, not the fallback
+    expected = union.transform(docs).tocsr()
+    old_size = fastvec.WORD_CACHE_SIZE
+    fastvec.WORD_CACHE_SIZE = 2_000  # force clearing the cache while going
+    try:
+        rows = [fast([d]) for d in docs]
+    finally:
+        fastvec.WORD_CACHE_SIZE = old_size
+    batch = fast(docs)
+    for got in (batch, *rows):
+        assert got.dtype == expected.dtype
+    assert (batch != expected).nnz == 0
+    assert (batch.indices == expected.indices).all() and (batch.indptr == expected.indptr).all()
+    for i in range(0, len(docs), 97):  # spot rows exactly, data and structure
+        want = expected[i]
+        assert (rows[i].indices == want.indices).all() and (rows[i].data == want.data).all()
+    from scipy import sparse
+
+    assert (sparse.vstack(rows, format="csr") != expected).nnz == 0
