@@ -105,6 +105,19 @@ def test_long_input_is_bounded(engine: RuleEngine) -> None:
     assert "akut" in result.flags()  # the tail of a long letter is read too
 
 
+def test_a_fallen_tree_is_not_a_fallen_person(engine: RuleEngine) -> None:
+    """In a storm every third mail says a tree has fallen; the old-person rule must not
+    put them all on the akut fast path, and must still read a person's fall."""
+    storm = engine.run("Träd över vägen\nEtt stort träd har fallit över cykelbanan vid "
+                       "Hornsgatan 12.")
+    assert "akut_aldre_utan_mat" not in [h.rule for h in storm.hits]
+    for text in ("Min mor har fallit två gånger i badrummet.",
+                 "Brukaren bor ensam och har fallit två ggr i oktober.",
+                 "Jag har fallit i trappan och kommer inte upp.",
+                 "Pappa har fallit hemma i natt."):
+        assert "akut" in engine.run(text).flags(), text
+
+
 def test_configured_regex_rule(engine: RuleEngine) -> None:
     result = engine.run("Min bror sa att han tänker ta sitt eget liv.")
     assert [h.rule for h in result.hits] == ["akut_sjalvmord"]
