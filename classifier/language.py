@@ -56,7 +56,7 @@ class LanguageDetector:
         self._identifier = None
 
     def _ident(self):  # type: ignore[no-untyped-def]
-        # Loaded lazily: 0.5 s and ~20 MB that a process which never classifies should not pay.
+        # Loaded lazily: 0.5 s and ~50 MB that a process which never classifies should not pay.
         with self._lock:
             if self._identifier is None:
                 from py3langid.langid import MODEL_FILE, LanguageIdentifier
@@ -64,6 +64,8 @@ class LanguageDetector:
                 ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
                 known = set(ident.nb_classes)
                 ident.set_languages([code for code in self.languages if code in known])
+                # It keeps the 97-language table (28 MB) to allow a reset we never do.
+                ident._full_model = (ident.nb_ptc, ident.nb_pc, ident.nb_classes)
                 self._identifier = ident
             return self._identifier
 

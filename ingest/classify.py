@@ -6,6 +6,8 @@ them train (15-20 s) while the others wait and then load its model file.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import fcntl
 from typing import Any
 
@@ -34,5 +36,15 @@ def load_classifier(settings: Settings) -> Any:
             raise  # already a ConfigError naming the file, key and line
         except ClassifierError as exc:
             raise ConfigError(f"classifier: {exc}") from exc
+    clf.languages.detect("Hej, jag undrar över min faktura.")  # loads its model now
+    _return_freed_memory()
     log.info("classify.model_ready", version=clf.model_version)
     return clf
+
+
+def _return_freed_memory() -> None:
+    """Hand back to the kernel what loading freed (decompression buffers, the language
+    model's full table): glibc keeps freed heap pages, and a worker's RSS would carry
+    them for its lifetime. No-op where the C library has no ``malloc_trim``."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
