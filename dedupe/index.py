@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session
 from dedupe import minhash
 from dedupe.db import LinkKey, LinkText
 from dedupe.evidence import Evidence
-from dedupe.identity import CONTACT, IDENTITY_KINDS
+from dedupe.identity import (
+    ADDRESS,
+    CONTACT,
+    IDENTITY_KINDS,
+    NAME,
+    PERSON,
+    PERSON_INITIAL,
+)
 from dedupe.policy import LinkingConfig
 from dedupe.scoring import Candidate
 from ingest.db import Arende
@@ -33,6 +40,8 @@ IDENTITY_ROWS_PER_CANDIDATE = 64
 # Ärenden a message names (replies, quoted numbers) always scored; a long quoted thread
 # naming hundreds is capped.
 MAX_NAMED = 20
+# Kinds many ärenden share (names, streets, contacts quoted in texts): looked up apart.
+WEAK_KINDS = frozenset({NAME, PERSON, PERSON_INITIAL, ADDRESS, CONTACT})
 
 
 def resolve(session: Session, arende_id: str) -> str:
@@ -58,7 +67,15 @@ def candidates(session: Session, ev: Evidence, policy: LinkingConfig,
                sms_recent: str | None = None) -> list[Candidate]:
     """The ärenden worth scoring for ``ev``, with the facts scoring needs."""
     by_arende: dict[str, set[str]] = {}
-    for key, arende_id in (_hits(session, ev.lookup_keys(), policy.max_key_hits)
+    # Each lookup is capped and unordered, so a popular weak key (a street half the city
+    # writes about, a common name) could fill it and hide the sender's own e-mail hit:
+    # the selective keys (e-mail, phone, personnummer, name with address, references,
+    # threads) get a read of their own.
+    keys = ev.lookup_keys()
+    strong = [k for k in keys if k.split(":", 1)[0] not in WEAK_KINDS]
+    weak = [k for k in keys if k.split(":", 1)[0] in WEAK_KINDS]
+    for key, arende_id in (_hits(session, strong, policy.max_key_hits)
+                           + _hits(session, weak, policy.max_key_hits)
                            + _hits(session, ev.bands, policy.max_key_hits)):
         by_arende.setdefault(arende_id, set()).add(key)
     direct = {*ev.numbers, *ev.reply_to, *([sms_recent] if sms_recent else [])}

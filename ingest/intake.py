@@ -31,8 +31,8 @@ from ingest.db import new_id
 from ingest.errors import IntakeUnavailable, StorageFull
 from ingest.logs import get_logger
 from ingest.model import ChannelMeta, utcnow
-from ingest.stages import START_ACTOR
-from ingest.store import Store
+from ingest.stages import STAGES
+from ingest.store import Store, stage_outbox_values
 
 log = get_logger("intake")
 
@@ -250,10 +250,8 @@ class Intake:
                     "raw_sha256": p.digest, "raw_size": p.size, "meta": p.meta.to_dict(),
                     "state": "accepted", "updated_at": now})
                 key_rows += [{"key": k, "intake_id": intake_id} for k in dict.fromkeys(p.keys)]
-                outbox_rows.append({
-                    "intake_id": intake_id, "queue": self.pipeline_queue,
-                    "actor": START_ACTOR, "payload": {"args": [intake_id]},
-                    "created_at": now, "sent_at": None, "attempts": 0})
+                outbox_rows.append(stage_outbox_values(intake_id, self.pipeline_queue,
+                                                       STAGES[0], now))
             self.store.insert_intake(conn, intake_rows, key_rows, outbox_rows, blob_rows)
         for p, receipt in zip(batch, receipts, strict=True):
             p.receipt = receipt

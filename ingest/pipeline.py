@@ -291,10 +291,7 @@ class Pipeline:
                      for queue in result.get("queues") or [result["queue"]]]
         index = STAGES.index(stage)
         if index + 1 < len(STAGES):
-            following = STAGES[index + 1]
-            rows.append(self.store.insert_outbox(
-                conn, intake_id, stage_queue(self.queue, following), actor_name(following),
-                {"args": [intake_id]}))
+            rows.append(self.store.insert_stage(conn, intake_id, self.queue, STAGES[index + 1]))
         return rows
 
     # -- stages ---------------------------------------------------------------

@@ -54,6 +54,25 @@ _INSERT_KEY = insert(IntakeKey.__table__)
 _INSERT_OUTBOX = insert(Outbox.__table__)
 
 
+def outbox_values(intake_id: str, queue: str, actor: str, payload: dict[str, Any],
+                  now: datetime | None = None) -> dict[str, Any]:
+    """The one shape of a new outbox row (ORM, Core and intake's bulk insert use it)."""
+    return {"intake_id": intake_id, "queue": queue, "actor": actor, "payload": payload,
+            "created_at": now or utcnow(), "sent_at": None, "attempts": 0}
+
+
+def stage_outbox_values(intake_id: str, pipeline_queue: str, stage: str,
+                        now: datetime | None = None) -> dict[str, Any]:
+    """The outbox row that starts ``stage`` for an item: its actor on its own queue."""
+    return outbox_values(intake_id, stage_queue(pipeline_queue, stage), actor_name(stage),
+                         {"args": [intake_id]}, now)
+
+
+def _insert_outbox_row(db: Session | Connection, values: dict[str, Any]) -> Outbox:
+    result = _connection(db).execute(_INSERT_OUTBOX, values)
+    return Outbox(id=result.inserted_primary_key[0], **values)
+
+
 def _connection(db: Session | Connection) -> Connection:
     return db.connection() if isinstance(db, Session) else db
 
@@ -291,26 +310,29 @@ class Store:
     def add_outbox(session: Session, intake_id: str, queue: str, actor: str,
                    payload: dict[str, Any]) -> Outbox:
         """Queue a broker message in the caller's transaction."""
-        row = Outbox(intake_id=intake_id, queue=queue, actor=actor, payload=payload,
-                     created_at=utcnow(), sent_at=None, attempts=0)
+        row = Outbox(**outbox_values(intake_id, queue, actor, payload))
         session.add(row)
         return row
 
     @staticmethod
     def add_stage(session: Session, intake_id: str, pipeline_queue: str, stage: str) -> Outbox:
         """Queue ``stage`` for an item: its actor on its own queue (``ingest.stages``)."""
-        return Store.add_outbox(session, intake_id, stage_queue(pipeline_queue, stage),
-                                actor_name(stage), {"args": [intake_id]})
+        row = Outbox(**stage_outbox_values(intake_id, pipeline_queue, stage))
+        session.add(row)
+        return row
 
     @staticmethod
     def insert_outbox(db: Session | Connection, intake_id: str, queue: str, actor: str,
                       payload: dict[str, Any]) -> Outbox:
         """``add_outbox`` as one Core INSERT in the caller's transaction (the pipeline's
         hot path: no flush). Returns a detached row carrying the new id, for the broker."""
-        values = {"intake_id": intake_id, "queue": queue, "actor": actor, "payload": payload,
-                  "created_at": utcnow(), "sent_at": None, "attempts": 0}
-        result = _connection(db).execute(_INSERT_OUTBOX, values)
-        return Outbox(id=result.inserted_primary_key[0], **values)
+        return _insert_outbox_row(db, outbox_values(intake_id, queue, actor, payload))
+
+    @staticmethod
+    def insert_stage(db: Session | Connection, intake_id: str, pipeline_queue: str,
+                     stage: str) -> Outbox:
+        """``add_stage`` as one Core INSERT (see ``insert_outbox``)."""
+        return _insert_outbox_row(db, stage_outbox_values(intake_id, pipeline_queue, stage))
 
     def pending_outbox(self, limit: int = 100) -> list[Outbox]:
         """Oldest unsent outbox rows."""

@@ -247,6 +247,32 @@ def test_in_a_crisis_the_senders_own_arende_wins_over_look_alike_texts(make_sett
                for k in others)
 
 
+GAS = {"id": "X3", "expected_groups": [[f"g{i}"] for i in range(44)]
+       + [["g44", "again"]], "messages": [
+    *(_msg(f"g{i}", "email", i, f"Det luktar gas i trapphuset på Sveavägen 12, skriver "
+           f"granne nummer {i} med egna ord om hur länge det har luktat.\n\nMvh Granne {i}",
+           subject=f"Gaslukt {i}", from_email=f"granne{i}@example.se",
+           message_id=f"<g{i}@example.se>") for i in range(45)),
+    _msg("again", "email", 60, "Hej igen. Har ni skickat någon? Ingen har hört av sig och "
+         "jag bor kvar på Sveavägen 12.\n\nMvh Granne 44", subject="Ingen har kommit",
+         from_email="granne44@example.se", message_id="<again-g44@example.se>"),
+]}
+
+
+def test_a_popular_street_does_not_hide_the_senders_own_arende(make_settings) -> None:
+    """Forty-five neighbours write about one building, so its street key points at more
+    ärenden than one lookup reads; the last of them, writing again in other words, is
+    still found by their own e-mail address: strong keys are read on their own."""
+    settings = make_settings()
+    tight = settings.linking.model_copy(update={"max_key_hits": 40})
+    result = replay(dataclasses.replace(settings, linking=tight), None, GAS)
+    why = result.explanations["again"]
+    # Found by the e-mail and the street (before, the street's rows filled the read and
+    # the sender's own ärende was never scored: a silent new ärende).
+    assert {"same_email", "same_address"} <= {e["signal"] for e in why}, why
+    assert result.decisions["again"] in ("link", "review"), why
+
+
 def test_link_eval_meets_the_targets_on_the_checked_in_scenarios(trained_classifier,
                                                                  make_settings) -> None:
     scenarios = load_scenarios(SCENARIOS)
