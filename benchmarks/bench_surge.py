@@ -295,7 +295,7 @@ def main() -> None:
     print(f"| akut on the fast path | {len(akut)} of the {N // AKUT_EVERY} planted (\"har ramlat "
           f"och ligger på golvet\"): intake → fast-path queue p50 {pct(akut, 50):.1f} s, p99 "
           f"{pct(akut, 99):.1f} s, max {max(akut, default=0):.1f} s; {len(fast) - len(akut)} "
-          f"storm mails flagged akut by the rules too |")
+          f"storm mails flagged akut as well (rules or the akut model) |")
     print(f"| states | {dict(states)} |")
     print(f"| linked to an earlier ärende | {got['linked']} (near-duplicates sent: {near}); "
           f"possible links for registratur {got['possible']}; {got['arenden']} ärenden |")
