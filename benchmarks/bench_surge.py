@@ -31,7 +31,6 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -146,29 +145,23 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def as_utc(value: datetime) -> datetime:
-    """SQLite gives naive UTC timestamps, PostgreSQL aware ones."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def results(engine: sa.Engine) -> dict:
     """What the run left in the database, read the same way on SQLite and PostgreSQL."""
     from ingest.db import Intake, Item, Publication
+    from ingest.model import as_utc
 
     with engine.connect() as conn:
         intake = conn.execute(sa.select(Intake.id, Intake.state, Intake.received_at,
                                         Intake.updated_at)).all()
         items = conn.execute(sa.select(Item.intake_id, Item.link, Item.acknowledgement,
                                        Item.arende_id)).all()
-        subjects = {r.intake_id: (r.normalised or {}).get("subject") for r in conn.execute(
-            sa.select(Item.intake_id, Item.normalised).join(
-                Publication, Publication.intake_id == Item.intake_id)
-            .where(Publication.queue.like("%fastpath%")))}
-        fast = [(as_utc(r.created_at), r.intake_id) for r in conn.execute(
-            sa.select(Publication.created_at, Publication.intake_id)
-            .where(Publication.queue.like("%fastpath%")))]
-    received = {r.id: as_utc(r.received_at) for r in intake}
-    fast_s = [((created - received[i]).total_seconds(), subjects.get(i)) for created, i in fast]
+        fast = conn.execute(  # intake → fast-path queue, with the subject to tell the planted
+            sa.select(Publication.created_at, Intake.received_at, Item.normalised)
+            .join(Intake, Intake.id == Publication.intake_id)
+            .join(Item, Item.intake_id == Publication.intake_id)
+            .where(Publication.queue.like("%fastpath%"))).all()
+    fast_s = [((as_utc(r.created_at) - as_utc(r.received_at)).total_seconds(),
+               (r.normalised or {}).get("subject")) for r in fast]
     return {
         "states": Counter(r.state for r in intake),
         "latency": [(as_utc(r.updated_at) - as_utc(r.received_at)).total_seconds()

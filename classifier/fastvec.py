@@ -57,16 +57,11 @@ class _CharWordCounts:
         vocab = self.vocabulary
         out: list[int] = []
         for n in range(self.min_n, self.max_n + 1):
-            offset = 0
-            index = vocab.get(w[offset:offset + n])
-            if index is not None:
-                out.append(index)
-            while offset + n < w_len:
-                offset += 1
+            for offset in range(max(0, w_len - n) + 1):
                 index = vocab.get(w[offset:offset + n])
                 if index is not None:
                     out.append(index)
-            if offset == 0:  # scikit-learn counts a word shorter than n once, then stops
+            if w_len <= n:  # scikit-learn counts a word no longer than n once, then stops
                 break
         found = tuple(out)
         if len(self.cache) >= WORD_CACHE_SIZE:

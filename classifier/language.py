@@ -55,6 +55,10 @@ class LanguageDetector:
         self._lock = threading.RLock()  # detect() holds it while _ident() loads
         self._identifier = None
 
+    def load(self) -> None:
+        """Load the model now (a worker at start-up) rather than on the first message."""
+        self._ident()
+
     def _ident(self):  # type: ignore[no-untyped-def]
         # Loaded lazily: 0.5 s and ~50 MB that a process which never classifies should not pay.
         with self._lock:

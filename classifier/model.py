@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -189,13 +190,15 @@ class TrainedModel:
                 flag_models[name] = model
         return cls(vec, cat_clf, type_clf, class_clf, cfg.top_features, flag_models)
 
+    @cached_property
+    def _fast(self) -> FastTransform:
+        # Built on first use: a model loaded from its file has none (``__getstate__``).
+        return FastTransform(self.vectoriser)
+
     def transform(self, docs: Sequence[str]) -> sparse.csr_matrix:
         """TF-IDF rows for prepared documents (``classifier.fastvec``: the same matrix
         as the vectoriser's own ``transform``, built for one message at a time)."""
-        fast = self.__dict__.get("_fast")
-        if fast is None:  # built on first use: a model loaded from its file has none
-            fast = self.__dict__["_fast"] = FastTransform(self.vectoriser)
-        return fast(docs)
+        return self._fast(docs)
 
     def predict(self, x: sparse.csr_matrix) -> list[Prediction]:
         """Ranked probabilities per row of ``x``."""

@@ -36,7 +36,7 @@ def load_classifier(settings: Settings) -> Any:
             raise  # already a ConfigError naming the file, key and line
         except ClassifierError as exc:
             raise ConfigError(f"classifier: {exc}") from exc
-    clf.languages.detect("Hej, jag undrar över min faktura.")  # loads its model now
+    clf.languages.load()
     _return_freed_memory()
     log.info("classify.model_ready", version=clf.model_version)
     return clf

@@ -68,6 +68,12 @@ def stage_outbox_values(intake_id: str, pipeline_queue: str, stage: str,
                          {"args": [intake_id]}, now)
 
 
+def _add_outbox_row(session: Session, values: dict[str, Any]) -> Outbox:
+    row = Outbox(**values)
+    session.add(row)
+    return row
+
+
 def _insert_outbox_row(db: Session | Connection, values: dict[str, Any]) -> Outbox:
     result = _connection(db).execute(_INSERT_OUTBOX, values)
     return Outbox(id=result.inserted_primary_key[0], **values)
@@ -310,16 +316,12 @@ class Store:
     def add_outbox(session: Session, intake_id: str, queue: str, actor: str,
                    payload: dict[str, Any]) -> Outbox:
         """Queue a broker message in the caller's transaction."""
-        row = Outbox(**outbox_values(intake_id, queue, actor, payload))
-        session.add(row)
-        return row
+        return _add_outbox_row(session, outbox_values(intake_id, queue, actor, payload))
 
     @staticmethod
     def add_stage(session: Session, intake_id: str, pipeline_queue: str, stage: str) -> Outbox:
         """Queue ``stage`` for an item: its actor on its own queue (``ingest.stages``)."""
-        row = Outbox(**stage_outbox_values(intake_id, pipeline_queue, stage))
-        session.add(row)
-        return row
+        return _add_outbox_row(session, stage_outbox_values(intake_id, pipeline_queue, stage))
 
     @staticmethod
     def insert_outbox(db: Session | Connection, intake_id: str, queue: str, actor: str,

@@ -181,7 +181,10 @@ def test_fast_transform_gives_scikit_learns_matrix(trained: Classifier) -> None:
     assert len(docs) > 5000
     union = trained.model.vectoriser
     fast = FastTransform(union)
-    assert fast.parts is not None  # the fast path is taken, not the fallback
+    # the fast path is taken, not the fallback, and the char n-grams are counted per word
+    assert fast.parts is not None
+    assert any(isinstance(getattr(part, "__self__", None), fastvec._CharWordCounts)
+               for part in fast.parts)
     expected = union.transform(docs).tocsr()
     old_size = fastvec.WORD_CACHE_SIZE
     fastvec.WORD_CACHE_SIZE = 2_000  # force clearing the cache while going
