@@ -130,15 +130,20 @@ def worker(processes: int, threads: int) -> None:
 
 @main.command()
 def relay() -> None:
-    """Move committed outbox rows onto the broker."""
+    """Move committed outbox rows onto the broker (new akut items to the akut lane)."""
+    from ingest.pretriage import PreTriage
     from ingest.relay import Relay
 
     configure(process="relay")
     rt = _runtime()
     stop = _wait_for_signal()
     cfg = rt.settings.kcs.pipeline
+    try:
+        triage = PreTriage.from_settings(rt.settings, rt.store, rt.blobs)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from exc
     Relay(rt.store, rt.broker, queue=cfg.queue, interval_s=cfg.relay_interval_s,
-          stall_s=cfg.stall_after_s).run(stop)
+          stall_s=cfg.stall_after_s, triage=triage).run(stop)
 
 
 @main.command()

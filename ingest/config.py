@@ -126,6 +126,7 @@ class PipelineConfig(_Strict):
     stage_time_limit_ms: int = Field(300_000, ge=1000)
     relay_interval_s: float = Field(0.5, gt=0)
     stall_after_s: float = Field(600.0, gt=0)
+    akut_lane: bool = True
 
 
 class RelayConfig(_Strict):

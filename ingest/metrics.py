@@ -24,6 +24,8 @@ ACCEPT_SECONDS = Histogram("kcs_intake_accept_seconds", "Time to durably accept 
 STAGE_SECONDS = Histogram("kcs_stage_seconds", "Pipeline stage duration", ["stage"])
 STAGE_RESULTS = Counter("kcs_stage_total", "Pipeline stage outcomes", ["stage", "result"])
 RELAYED = Counter("kcs_outbox_relayed_total", "Outbox rows moved to the broker", ["result"])
+PRETRIAGE = Counter("kcs_pretriage_total",
+                    "New e-mails and SMS by the lane the akut pre-triage chose", ["lane"])
 PUBLISHED = Counter("kcs_published_total", "Items published downstream", ["queue"])
 VIRUS_SCANS = Counter("kcs_virus_scans_total",
                       "clamd scan passes (raw original, then extracted objects) by verdict",

@@ -56,7 +56,17 @@ from ingest.normalisers import normalise
 from ingest.reasons import ReasonCode
 from ingest.relay import SentMarker, enqueue_row
 from ingest.routing import place, route
-from ingest.stages import COLUMN, STAGES, actor_name, stage_priority, stage_queue
+from ingest.stages import (
+    AKUT_ACTOR,
+    AKUT_PRIORITY,
+    COLUMN,
+    STAGES,
+    actor_name,
+    akut_queue,
+    next_stage,
+    stage_priority,
+    stage_queue,
+)
 from ingest.store import Store
 
 log = get_logger("pipeline")
@@ -171,6 +181,16 @@ class Pipeline:
                 min_backoff=cfg.min_backoff_ms, max_backoff=cfg.max_backoff_ms,
                 time_limit=cfg.stage_time_limit_ms, on_retry_exhausted=DEAD_LETTER_ACTOR)
 
+        def akut_lane(intake_id: str) -> None:
+            self.run_lane(intake_id)
+
+        actors["akut"] = dramatiq.actor(
+            akut_lane, actor_name=AKUT_ACTOR, queue_name=akut_queue(self.queue),
+            priority=AKUT_PRIORITY, broker=self.broker, max_retries=cfg.max_retries,
+            min_backoff=cfg.min_backoff_ms, max_backoff=cfg.max_backoff_ms,
+            time_limit=cfg.stage_time_limit_ms * len(STAGES),
+            on_retry_exhausted=DEAD_LETTER_ACTOR)
+
         def dead_letter(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
             self.record_dead_letter(message, retry_info)
 
@@ -185,6 +205,8 @@ class Pipeline:
         args = message.get("args") or [None]
         intake_id = args[0]
         stage = str(message.get("actor_name", "")).removeprefix("kcs.")
+        if message.get("actor_name") == AKUT_ACTOR and isinstance(intake_id, str):
+            stage = self._first_unstored(intake_id)
         trace = str(message.get("options", {}).get("traceback", "")).strip().splitlines()
         detail = f"{stage}: {trace[-1] if trace else 'unknown error'}"[:500]
         if isinstance(intake_id, str):
@@ -193,10 +215,35 @@ class Pipeline:
             log.error("pipeline.dead_letter", intake_id=intake_id, stage=stage,
                       retries=retry_info.get("retries"))
 
+    def _first_unstored(self, intake_id: str) -> str:
+        """The stage an akut-lane run stopped at (the one it had not stored yet)."""
+        item = self.store.get_item(intake_id)
+        done = {c for c in COLUMN.values() if item is not None and getattr(item, c)}
+        return next_stage(done) or STAGES[-1]
+
     # -- the idempotent stage runner ------------------------------------------
 
-    def run_stage(self, stage: str, intake_id: str) -> None:
+    def run_lane(self, intake_id: str) -> None:
+        """The akut lane: every stage of one item, one after the other, now.
+
+        Each stage is the same idempotent ``run_stage`` with its own commit, so a
+        worker killed midway leaves the item where the ordinary way would: the
+        broker hands this message to another worker, which skips what is stored.
+        The lane stops where the ordinary way would stop (held for review,
+        rejected). A stage that fails fails this message, which is retried from
+        the stage that failed and becomes a dead letter at that stage.
+        """
+        for stage in STAGES:
+            if self.run_stage(stage, intake_id, inline_next=True) not in ("done", "skipped"):
+                return
+
+    def run_stage(self, stage: str, intake_id: str, *, inline_next: bool = False) -> str:
         """Run one stage for one item, at most once in effect (see module docstring).
+
+        Returns what happened: ``done``, ``held`` (waits for registratur),
+        ``rejected``, ``skipped`` (already stored) or ``unknown``. With
+        ``inline_next`` the caller runs the next stage itself (the akut lane): its
+        outbox row is stored as usual but marked sent instead of being enqueued.
 
         The work itself runs outside any transaction, so a slow stage never
         holds a database lock that intake is waiting for.
@@ -207,12 +254,15 @@ class Pipeline:
             row = conn.execute(_LOAD_VIEW, {"id": intake_id}).first()
         if row is None:
             log.warning("pipeline.unknown_item", intake_id=intake_id, stage=stage)
-            return
+            return "unknown"
         intake = Intake(**{c: row[i] for i, c in enumerate(_INTAKE_COLUMNS)})
         stored = row[len(_INTAKE_COLUMNS) + _ITEM_COLUMNS.index(column)]
         if intake.state == "rejected" or stored:
             metrics.STAGE_RESULTS.labels(stage=stage, result="skipped").inc()
-            return
+            return "rejected" if intake.state == "rejected" else "skipped"
+        if intake.state == "review":  # a stray copy: only registratur's release goes on
+            metrics.STAGE_RESULTS.labels(stage=stage, result="skipped").inc()
+            return "held"
         item_row = row[len(_INTAKE_COLUMNS):]
         item = (_item(item_row) if item_row[_ITEM_COLUMNS.index("intake_id")] is not None
                 else Item(intake_id=intake_id, updated_at=utcnow()))
@@ -227,7 +277,7 @@ class Pipeline:
             metrics.STAGE_RESULTS.labels(stage=stage, result="rejected").inc()
             log.info("pipeline.rejected", intake_id=intake_id, stage=stage,
                      reason=exc.reason.value)
-            return
+            return "rejected"
         except Exception as exc:
             metrics.STAGE_RESULTS.labels(stage=stage, result="failed").inc()
             raise _scrubbed(stage, exc) from None
@@ -240,7 +290,7 @@ class Pipeline:
             if current is None:
                 item = Item(intake_id=intake_id, updated_at=utcnow())
             elif current[_ITEM_COLUMNS.index(column)] is not None:
-                return  # a concurrent copy of this message finished first
+                return "skipped"  # a concurrent copy of this message finished first
             else:
                 item = _item(current)
             before = {c: getattr(item, c) for c in _ITEM_COLUMNS}
@@ -275,12 +325,14 @@ class Pipeline:
             if not hold:
                 next_rows = self._next_rows(conn, stage, intake_id, result)
         for row in next_rows:
-            if enqueue_row(self.store, self.broker, row):
+            if (inline_next and row.actor != contract.ITEM_ACTOR) or enqueue_row(
+                    self.store, self.broker, row):
                 self.sent.add(row.id)
         metrics.STAGE_SECONDS.labels(stage=stage).observe(time.perf_counter() - started)
         metrics.STAGE_RESULTS.labels(stage=stage, result="done").inc()
         log.info("pipeline.held_for_review" if hold else "pipeline.stage_done",
                  intake_id=intake_id, stage=stage)
+        return "held" if hold else "done"
 
     def _next_rows(self, conn: Connection, stage: str, intake_id: str,
                    result: dict[str, Any]) -> list[Outbox]:

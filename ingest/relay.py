@@ -20,15 +20,21 @@ from ingest.broker import outbox_message
 from ingest.db import Outbox
 from ingest.logs import get_logger
 from ingest.model import as_utc, utcnow
-from ingest.stages import START_ACTOR, next_stage
+from ingest.pretriage import PreTriage
+from ingest.stages import AKUT_ACTOR, START_ACTOR, akut_queue, next_stage
 from ingest.store import Store
 
 log = get_logger("relay")
 
 
-def enqueue_row(store: Store, broker: dramatiq.Broker, row: Outbox) -> bool:
-    """Hand one outbox row to the broker; False (and recorded on the row) if it refused."""
-    message = outbox_message(row.id, row.queue, row.actor, list(row.payload.get("args", [])))
+def enqueue_row(store: Store, broker: dramatiq.Broker, row: Outbox, *,
+                lane: tuple[str, str] | None = None) -> bool:
+    """Hand one outbox row to the broker; False (and recorded on the row) if it refused.
+
+    ``lane`` (queue, actor) sends the row's arguments elsewhere: the akut lane
+    instead of the first stage."""
+    queue, actor = lane or (row.queue, row.actor)
+    message = outbox_message(row.id, queue, actor, list(row.payload.get("args", [])))
     try:
         broker.enqueue(message)
     except Exception as exc:  # any broker failure: keep the row, try later
@@ -39,9 +45,10 @@ def enqueue_row(store: Store, broker: dramatiq.Broker, row: Outbox) -> bool:
     return True
 
 
-def send_row(store: Store, broker: dramatiq.Broker, row: Outbox) -> bool:
+def send_row(store: Store, broker: dramatiq.Broker, row: Outbox, *,
+             lane: tuple[str, str] | None = None) -> bool:
     """Enqueue one outbox row and mark it sent at once."""
-    if not enqueue_row(store, broker, row):
+    if not enqueue_row(store, broker, row, lane=lane):
         return False
     store.mark_outbox_sent(row.id)
     return True
@@ -98,14 +105,18 @@ class Relay:
     ``stall_s`` with nothing in the outbox lost its broker message (a worker
     killed mid-stage, a Redis that restarted without its data). The sweep
     queues its next stage again; stages are idempotent, so a copy is harmless.
+
+    With a ``triage`` (``ingest.pretriage``) it looks at each new item before
+    sending it, and sends those the akut rules flag to the akut lane.
     """
 
     def __init__(self, store: Store, broker: dramatiq.Broker, *, queue: str = "kcs.pipeline",
                  interval_s: float = 0.5, grace_s: float = 2.0, stall_s: float = 600.0,
-                 batch: int = 200) -> None:
+                 batch: int = 200, triage: PreTriage | None = None) -> None:
         self.store = store
         self.broker = broker
         self.queue = queue
+        self.triage = triage
         self.interval_s = interval_s
         self.grace = timedelta(seconds=grace_s)
         self.stall = timedelta(seconds=stall_s)
@@ -134,15 +145,30 @@ class Relay:
         """
         sent = 0
         cutoff = utcnow() - self.grace
-        for row in self.store.pending_outbox(self.batch):
+        rows = self.store.pending_outbox(self.batch)
+        akut = self._akut([row.intake_id for row in rows if row.actor == START_ACTOR])
+        lane = (akut_queue(self.queue), AKUT_ACTOR)
+        for row in rows:
             fresh = as_utc(row.created_at) > cutoff
             if fresh and row.actor != START_ACTOR and not include_fresh:
                 continue
-            if not send_row(self.store, self.broker, row):
+            on_lane = row.actor == START_ACTOR and row.intake_id in akut
+            if not send_row(self.store, self.broker, row, lane=lane if on_lane else None):
                 log.warning("relay.broker_unavailable", outbox_id=row.id)
                 break
             sent += 1
         return sent
+
+    def _akut(self, intake_ids: list[str]) -> set[str]:
+        """The new items for the akut lane; none if the look itself fails (the items
+        then take the ordinary way: a broken pre-triage must not hold up intake)."""
+        if self.triage is None or not intake_ids:
+            return set()
+        try:
+            return self.triage.akut_items(intake_ids)
+        except Exception as exc:
+            log.warning("relay.pretriage_failed", error=type(exc).__name__)
+            return set()
 
     def run(self, stop: threading.Event) -> None:
         """Loop until ``stop`` is set; database or broker outages only slow it down."""

@@ -11,6 +11,11 @@ arrived meanwhile, so in a surge nothing finishes until the whole backlog has
 been normalised. With a queue per stage, a worker takes work already begun
 before new work (Dramatiq runs prefetched messages by actor priority), and
 items finish in roughly the order they arrived.
+
+New items the akut pre-triage flags (``ingest.pretriage``) go instead to the
+akut lane: one actor on its own queue, with a priority above every stage,
+that runs all of an item's stages one after the other without going back to
+the broker between them.
 """
 
 from __future__ import annotations
@@ -28,6 +33,13 @@ def actor_name(stage: str) -> str:
 
 
 START_ACTOR = actor_name(STAGES[0])
+AKUT_ACTOR = "kcs.akut"
+AKUT_PRIORITY = 0  # below (before) every stage's priority
+
+
+def akut_queue(base: str) -> str:
+    """Broker queue of the akut lane."""
+    return f"{base}.akut"
 
 
 def stage_queue(base: str, stage: str) -> str:
@@ -43,7 +55,7 @@ def stage_priority(stage: str) -> int:
 
 def pipeline_queues(base: str) -> tuple[str, ...]:
     """Every queue a pipeline worker consumes (the dead-letter actor is on ``base``)."""
-    return tuple(stage_queue(base, s) for s in STAGES)
+    return (*(stage_queue(base, s) for s in STAGES), akut_queue(base))
 
 
 def next_stage(done_columns: set[str]) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -15,6 +16,8 @@ import redis
 from ingest.app import Runtime
 from ingest.broker import make_broker
 from ingest.config import Settings
+from ingest.model import Channel, ChannelMeta
+from ingest.pretriage import PreTriage
 from ingest.relay import Relay
 from ingest.stages import TERMINAL_STATES, pipeline_queues
 
@@ -22,7 +25,10 @@ from ingest.stages import TERMINAL_STATES, pipeline_queues
 @contextmanager
 def running_pipeline(rt: Runtime, classifier: Any = None, *, stall_s: float = 600.0,
                      threads: int = 2) -> Iterator[Any]:
-    """A Dramatiq worker (threads in this process) and the outbox relay, until exit."""
+    """A Dramatiq worker (threads in this process) and the outbox relay, until exit.
+
+    The relay looks at new items as ``kcs relay`` does (the akut lane, when the
+    configuration has it on)."""
     rt._broker = make_broker(rt.settings)  # a fresh broker: actors are declared anew
     pipeline = rt.pipeline(classifier)
     worker = dramatiq.Worker(rt.broker, queues=set(pipeline_queues(rt.settings.kcs.pipeline.queue)),
@@ -30,7 +36,7 @@ def running_pipeline(rt: Runtime, classifier: Any = None, *, stall_s: float = 60
     worker.start()
     stop = threading.Event()
     relay = Relay(rt.store, rt.broker, queue=rt.settings.kcs.pipeline.queue, interval_s=0.05,
-                  stall_s=stall_s)
+                  stall_s=stall_s, triage=PreTriage.from_settings(rt.settings, rt.store, rt.blobs))
     thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
     thread.start()
     try:
@@ -70,3 +76,31 @@ def downstream_everywhere(settings: Settings) -> list[dict[str, Any]]:
     queues = all_queues(settings)
     url = settings.effective_redis_url()
     return [item for queue in sorted(queues) for item in downstream(url, queue)]
+
+
+def mail(n: int = 1, *, extra_headers: str = "", sender: str = "anna@example.se",
+         body: str = "Hej! Jag undrar när hemtjänsten kommer till min mamma i morgon.") -> bytes:
+    """A plain citizen's mail, number ``n`` (its own Message-ID)."""
+    return (f"From: Anna Andersson <{sender}>\r\nTo: kontaktcenter@stockholm.se\r\n"
+            f"Subject: =?utf-8?q?Fr=C3=A5ga_{n}?=\r\nMessage-ID: <m{n}@example.se>\r\n"
+            f"Date: Mon, 23 Nov 2026 10:00:00 +0100\r\n{extra_headers}"
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode()
+
+
+def email_meta(envelope_from: str | None = "anna@example.se") -> ChannelMeta:
+    """Channel metadata of a mail that came in over SMTP."""
+    return ChannelMeta(channel=Channel.EMAIL, transport="smtp", envelope_from=envelope_from,
+                       envelope_to=("kontaktcenter@stockholm.se",))
+
+
+def with_pipeline(settings: Settings, **changes: object) -> Settings:
+    """``settings`` with some ``pipeline`` keys changed."""
+    cfg = settings.kcs.pipeline.model_copy(update=changes)
+    return dataclasses.replace(settings, kcs=settings.kcs.model_copy(update={"pipeline": cfg}))
+
+
+class Exploding:
+    """A classifier that always fails, to drive an item into the dead letters."""
+
+    def classify(self, subject: str, text: str, channel: str) -> dict:
+        raise RuntimeError("model file unreadable")

@@ -51,6 +51,14 @@ def tidy_body(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
+def glance(raw: bytes) -> str:
+    """The text of the SMS, for the akut pre-triage; "" when the body cannot be read."""
+    try:
+        return tidy_body(parse_form(raw).first("Body"))
+    except (ValueError, UnicodeDecodeError):
+        return ""
+
+
 def _int(params: FormParams, name: str) -> int:
     try:
         return max(0, int(params.first(name, "0")))

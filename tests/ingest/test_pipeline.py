@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import email
 import email.policy
 import smtplib
@@ -10,34 +9,22 @@ import threading
 import time
 from pathlib import Path
 
-from pipeline_support import downstream, running_pipeline, wait_for_state
+from pipeline_support import (
+    Exploding,
+    downstream,
+    email_meta,
+    mail,
+    running_pipeline,
+    wait_for_state,
+    with_pipeline,
+)
 from tests_support import free_port
 
 from channels.email.smtp import IntakeHandler, make_controller
 from ingest.app import Runtime
-from ingest.config import Settings
 from ingest.contract import validator
-from ingest.model import Channel, ChannelMeta
 
 QUEUE = "kcs.triage"  # the placeholder classifier is always unsure
-
-
-def mail(n: int = 1, *, extra_headers: str = "", sender: str = "anna@example.se",
-         body: str = "Hej! Jag undrar när hemtjänsten kommer till min mamma i morgon.") -> bytes:
-    return (f"From: Anna Andersson <{sender}>\r\nTo: kontaktcenter@stockholm.se\r\n"
-            f"Subject: =?utf-8?q?Fr=C3=A5ga_{n}?=\r\nMessage-ID: <m{n}@example.se>\r\n"
-            f"Date: Mon, 23 Nov 2026 10:00:00 +0100\r\n{extra_headers}"
-            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode()
-
-
-def email_meta(envelope_from: str | None = "anna@example.se") -> ChannelMeta:
-    return ChannelMeta(channel=Channel.EMAIL, transport="smtp", envelope_from=envelope_from,
-                       envelope_to=("kontaktcenter@stockholm.se",))
-
-
-def with_pipeline(settings: Settings, **changes: object) -> Settings:
-    cfg = settings.kcs.pipeline.model_copy(update=changes)
-    return dataclasses.replace(settings, kcs=settings.kcs.model_copy(update={"pipeline": cfg}))
 
 
 def test_mail_becomes_one_schema_valid_item_and_an_acknowledgement(settings) -> None:
@@ -181,13 +168,6 @@ def test_bad_input_is_rejected_with_a_reason_and_kept(settings) -> None:
     assert rows[junk.intake_id].reason_code == "not_a_message"
     assert rt.blobs.get(rows[junk.intake_id].raw_sha256).startswith(b"\x89PNG")
     assert downstream(settings.effective_redis_url(), QUEUE) == []
-
-
-class Exploding:
-    """A classifier that always fails, to drive an item into the dead letters."""
-
-    def classify(self, subject: str, text: str, channel: str) -> dict:
-        raise RuntimeError("model file unreadable")
 
 
 def test_retries_then_dead_letter_then_replay(settings, tmp_path: Path) -> None:
