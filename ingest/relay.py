@@ -45,15 +45,6 @@ def enqueue_row(store: Store, broker: dramatiq.Broker, row: Outbox, *,
     return True
 
 
-def send_row(store: Store, broker: dramatiq.Broker, row: Outbox, *,
-             lane: tuple[str, str] | None = None) -> bool:
-    """Enqueue one outbox row and mark it sent at once."""
-    if not enqueue_row(store, broker, row, lane=lane):
-        return False
-    store.mark_outbox_sent(row.id)
-    return True
-
-
 class SentMarker:
     """Marks outbox rows sent in batches, off the stages' hot path.
 
@@ -143,21 +134,25 @@ class Relay:
         the sweep's. Rows a stage wrote are left to that stage for a grace
         period (it sends right after its commit) unless ``include_fresh``.
         """
-        sent = 0
         cutoff = utcnow() - self.grace
         rows = self.store.pending_outbox(self.batch)
         akut = self._akut([row.intake_id for row in rows if row.actor == START_ACTOR])
         lane = (akut_queue(self.queue), AKUT_ACTOR)
-        for row in rows:
+        done: list[int] = []
+        # The akut lane's rows first; all sent rows are marked in one commit at the end
+        # (a crash before it re-sends them with the same message ids: stages skip copies).
+        for row in sorted(rows, key=lambda r: r.intake_id not in akut):
             fresh = as_utc(row.created_at) > cutoff
             if fresh and row.actor != START_ACTOR and not include_fresh:
                 continue
             on_lane = row.actor == START_ACTOR and row.intake_id in akut
-            if not send_row(self.store, self.broker, row, lane=lane if on_lane else None):
+            if not enqueue_row(self.store, self.broker, row, lane=lane if on_lane else None):
                 log.warning("relay.broker_unavailable", outbox_id=row.id)
                 break
-            sent += 1
-        return sent
+            done.append(row.id)
+        if done:
+            self.store.mark_outbox_sent(*done)
+        return len(done)
 
     def _akut(self, intake_ids: list[str]) -> set[str]:
         """The new items for the akut lane; none if the look itself fails (the items
