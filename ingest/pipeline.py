@@ -66,6 +66,7 @@ from ingest.stages import (
     next_stage,
     stage_priority,
     stage_queue,
+    stored_columns,
 )
 from ingest.store import Store
 
@@ -204,9 +205,11 @@ class Pipeline:
         """Retries ran out: keep the item visible to staff with a reason code."""
         args = message.get("args") or [None]
         intake_id = args[0]
-        stage = str(message.get("actor_name", "")).removeprefix("kcs.")
-        if message.get("actor_name") == AKUT_ACTOR and isinstance(intake_id, str):
-            stage = self._first_unstored(intake_id)
+        # Stages run in order, so the one that failed is the first not stored, whether
+        # its own actor or the akut lane (which runs them all) ran it.
+        stage = (next_stage(stored_columns(self.store.get_item(intake_id))) or STAGES[-1]
+                 if isinstance(intake_id, str)
+                 else str(message.get("actor_name", "")).removeprefix("kcs."))
         trace = str(message.get("options", {}).get("traceback", "")).strip().splitlines()
         detail = f"{stage}: {trace[-1] if trace else 'unknown error'}"[:500]
         if isinstance(intake_id, str):
@@ -214,12 +217,6 @@ class Pipeline:
                                  reason_code="stage_failed", reason_detail=detail)
             log.error("pipeline.dead_letter", intake_id=intake_id, stage=stage,
                       retries=retry_info.get("retries"))
-
-    def _first_unstored(self, intake_id: str) -> str:
-        """The stage an akut-lane run stopped at (the one it had not stored yet)."""
-        item = self.store.get_item(intake_id)
-        done = {c for c in COLUMN.values() if item is not None and getattr(item, c)}
-        return next_stage(done) or STAGES[-1]
 
     # -- the idempotent stage runner ------------------------------------------
 
@@ -325,8 +322,8 @@ class Pipeline:
             if not hold:
                 next_rows = self._next_rows(conn, stage, intake_id, result)
         for row in next_rows:
-            if (inline_next and row.actor != contract.ITEM_ACTOR) or enqueue_row(
-                    self.store, self.broker, row):
+            runs_here = inline_next and row.actor != contract.ITEM_ACTOR  # the next stage
+            if runs_here or enqueue_row(self.store, self.broker, row):
                 self.sent.add(row.id)
         metrics.STAGE_SECONDS.labels(stage=stage).observe(time.perf_counter() - started)
         metrics.STAGE_RESULTS.labels(stage=stage, result="done").inc()

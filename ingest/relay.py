@@ -138,15 +138,16 @@ class Relay:
         rows = self.store.pending_outbox(self.batch)
         akut = self._akut([row.intake_id for row in rows if row.actor == START_ACTOR])
         lane = (akut_queue(self.queue), AKUT_ACTOR)
+        on_lane = {row.id for row in rows if row.actor == START_ACTOR and row.intake_id in akut}
         done: list[int] = []
         # The akut lane's rows first; all sent rows are marked in one commit at the end
         # (a crash before it re-sends them with the same message ids: stages skip copies).
-        for row in sorted(rows, key=lambda r: r.intake_id not in akut):
+        for row in sorted(rows, key=lambda r: r.id not in on_lane):
             fresh = as_utc(row.created_at) > cutoff
             if fresh and row.actor != START_ACTOR and not include_fresh:
                 continue
-            on_lane = row.actor == START_ACTOR and row.intake_id in akut
-            if not enqueue_row(self.store, self.broker, row, lane=lane if on_lane else None):
+            if not enqueue_row(self.store, self.broker, row,
+                               lane=lane if row.id in on_lane else None):
                 log.warning("relay.broker_unavailable", outbox_id=row.id)
                 break
             done.append(row.id)

@@ -58,6 +58,11 @@ def pipeline_queues(base: str) -> tuple[str, ...]:
     return (*(stage_queue(base, s) for s in STAGES), akut_queue(base))
 
 
+def stored_columns(item: object | None) -> set[str]:
+    """Names of the stage columns an item row (or None: no row yet) has stored."""
+    return {c for c in COLUMN.values() if item is not None and getattr(item, c)}
+
+
 def next_stage(done_columns: set[str]) -> str | None:
     """The first stage whose result is not stored yet, or None when all are."""
     return next((s for s in STAGES if COLUMN[s] not in done_columns), None)

@@ -38,7 +38,7 @@ from ingest.db import (
 )
 from ingest.model import utcnow
 from ingest.reasons import ReasonCode
-from ingest.stages import COLUMN, actor_name, stage_queue
+from ingest.stages import actor_name, stage_queue, stored_columns
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -300,11 +300,7 @@ class Store:
                 .where(Intake.state.in_(("accepted", "processing")),
                        Intake.updated_at < before, Intake.id.not_in(pending))
                 .order_by(Intake.updated_at).limit(limit)).all()
-        out = []
-        for intake, item in rows:
-            done = {c for c in COLUMN.values() if item is not None and getattr(item, c)}
-            out.append((intake.id, done))
-        return out
+        return [(intake.id, stored_columns(item)) for intake, item in rows]
 
     def touch(self, session: Session, intake_id: str) -> None:
         """Mark activity on an item (caller's transaction)."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 from urllib.parse import urlencode
 
+import redis
 from pipeline_support import (
     Exploding,
     downstream,
@@ -108,6 +110,12 @@ def test_a_stage_failing_on_the_lane_dead_letters_at_that_stage_and_replays(sett
     row = rt.store.get_intake(receipt.intake_id)
     assert (row.reason_code, row.stage) == ("stage_failed", "classify")
     assert "RuntimeError at" in row.reason_detail
+    # it failed on the lane, not on the classify stage's own queue
+    client = redis.Redis.from_url(settings.effective_redis_url())
+    lane_dead = [json.loads(m) for m in client.hvals("dramatiq:kcs.pipeline.akut.XQ.msgs")]
+    assert [(m["actor_name"], m["args"]) for m in lane_dead] == [
+        ("kcs.akut", [receipt.intake_id])]
+    assert client.hlen("dramatiq:kcs.pipeline.classify.XQ.msgs") == 0
     assert rt.replay(receipt.intake_id) == "classify"
     with running_pipeline(rt):
         assert wait_for_state(rt, receipt.intake_id) == "done"
