@@ -1,11 +1,25 @@
-"""Whole-pipeline throughput per worker process, scaling from 1 to 2 processes, and
-how long each item waits from intake to done.
+"""Whole-pipeline throughput per worker core, against the same stages in one process
+without a broker, measured in one run; and how long each item waits from intake to done.
 
-The relay and ``kcs worker --processes P`` start first with the trained model
-and are warmed up with one mail; then N e-mails are taken in at once
-(durably, as SMTP would) and the clock runs until every item is ``done``
-(normalised, classified, linked, routed, published, acknowledged). Latency is
-per item, from its intake to its last stage.
+Three ways through normalise → classify → link → route → publish → acknowledge, on
+the same N e-mails (the dev split's citizen texts, never trained on, each from its own
+sender), each on fresh state, in turn:
+
+- ``in-process``, the baseline: this process takes the mails in, then (on the
+  clock) runs ``Pipeline.run_from`` on each, item after item; next-stage messages go to an
+  in-memory broker. No worker, no Redis queue, no thread hand-off.
+- ``stage by stage``: the relay and ``kcs worker --processes P`` with
+  ``pipeline.run_through: false``: every stage goes back to Redis and its own queue.
+- ``run through`` (the default configuration): the worker that takes an item's first
+  stage runs the rest at once.
+
+The workers start with the trained model and are warmed up with one mail; then the N
+mails are taken in at once (durably, as SMTP would) and the clock runs until every
+item is done. "Per worker core" is items per CPU second of the worker processes
+(utime + stime, parent and forked workers), the figure issue 17 asks to reach 200;
+wall-clock items/s is beside it.
+
+    .venv/bin/python benchmarks/bench_pipeline.py -n 300 --processes 1 2
 """
 
 from __future__ import annotations
@@ -21,11 +35,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_smtp import message
+from bench_stages import corpus_mails
 from common import (
+    MODEL_DIR,
     REPO,
     PrivateRedis,
+    config_copy,
+    cpu_seconds,
     finished,
+    in_memory_broker,
     kcs_env,
     pct,
     peak_rss_mib,
@@ -33,50 +51,77 @@ from common import (
     wait_until_done,
 )
 
+MODES = ("in-process", "stage by stage", "run through")
 
-def run_once(processes: int, n: int, threads: int) -> dict[str, float]:
-    """One measurement on fresh state."""
+
+def _latencies(rt: object, ids: list[str]) -> list[float]:
+    from ingest.db import Intake
+    from ingest.model import as_utc
+
+    with rt.store.reading() as session:  # type: ignore[attr-defined]
+        rows = session.query(Intake).filter(Intake.id.in_(ids)).all()
+        if any(r.state != "done" for r in rows):
+            raise RuntimeError(f"not every item is done: {sorted({r.state for r in rows})}")
+        return [(as_utc(r.updated_at) - as_utc(r.received_at)).total_seconds() for r in rows]
+
+
+def run_once(mode: str, processes: int, raws: list[bytes], threads: int) -> dict[str, float]:
+    """One measurement on fresh state (its own database, blobs and Redis)."""
+    from bench_smtp import message
+
     from ingest.app import Runtime
     from ingest.config import load_settings
-    from ingest.db import Intake
     from ingest.logs import configure
-    from ingest.model import Channel, ChannelMeta, as_utc
+    from ingest.model import Channel, ChannelMeta
 
-    configure(level="WARNING", process="bench", force=True)
-
+    configure(level="WARNING", process="bench", stream=open(os.devnull, "w"), force=True)  # noqa: SIM115
     redis_server = PrivateRedis()
     tmp = Path(tempfile.mkdtemp(prefix="kcs-bench-pipe-"))
-    env = kcs_env(tmp / "var", REPO / "config", redis_server.url)
+    config = config_copy(tmp / "config", {} if mode != "stage by stage" else
+                         {"  run_through: true": "  run_through: false"})
+    env = kcs_env(tmp / "var", config, redis_server.url)
     settings = load_settings({k: v for k, v in env.items() if k.startswith(("KCS_", "REDIS"))})
     rt = Runtime.build(settings)
-    meta = ChannelMeta(channel=Channel.EMAIL, transport="smtp", envelope_from="anna@example.se")
-    procs = [
-        subprocess.Popen([sys.executable, "-m", "ingest.cli", "relay"], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True),
-        subprocess.Popen([sys.executable, "-m", "ingest.cli", "worker", "--processes",
-                          str(processes), "--threads", str(threads)], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True),
-    ]
+    meta = ChannelMeta(channel=Channel.EMAIL, transport="smtp", envelope_from="anna@example.se",
+                       envelope_to=("kontaktcenter@stockholm.se",))
+    procs: list[subprocess.Popen[bytes]] = []
     rss: dict[int, float] = {}
     try:
-        warm = [rt.intake.accept(message(-1), meta).intake_id]
-        wait_until_done(rt.store, warm, 120)
-        start = time.perf_counter()
-        ids = warm + [rt.intake.accept(message(i), meta).intake_id for i in range(n)]
-        while finished(rt.store) < len(ids):
-            for pid in tree_pids(procs[1].pid):
-                with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-                    rss[pid] = max(rss.get(pid, 0.0), peak_rss_mib(pid))
-            if time.perf_counter() - start > 900:
-                raise RuntimeError(f"not done after 900 s ({n} items)")
-            time.sleep(0.2)
-        wall = time.perf_counter() - start
-        with rt.store.reading() as session:
-            rows = session.query(Intake).filter(Intake.id.in_(ids[1:])).all()
-            latency = [(as_utc(r.updated_at) - as_utc(r.received_at)).total_seconds()
-                       for r in rows]
+        if mode == "in-process":
+            from classifier import Classifier
+            from ingest.pipeline import Pipeline
+
+            pipeline = Pipeline(settings, rt.store, rt.blobs, in_memory_broker(),  # type: ignore[arg-type]
+                                Classifier.load_or_train(MODEL_DIR, config, REPO / "corpus"))
+            pipeline.register()
+            pipeline.run_from("normalise", rt.intake.accept(message(-1), meta).intake_id)
+            ids = [rt.intake.accept(raw, meta).intake_id for raw in raws]
+            start, cpu0 = time.perf_counter(), time.process_time()
+            for intake_id in ids:
+                pipeline.run_from("normalise", intake_id)
+            pipeline.sent.flush()
+            wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
+        else:
+            procs = [subprocess.Popen([sys.executable, "-m", "ingest.cli", *cmd], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      start_new_session=True)
+                     for cmd in (["relay"], ["worker", "--processes", str(processes),
+                                             "--threads", str(threads)])]
+            wait_until_done(rt.store, [rt.intake.accept(message(-1), meta).intake_id], 180)
+            workers = tree_pids(procs[1].pid)
+            cpu0 = sum(cpu_seconds(pid) for pid in workers)
+            start = time.perf_counter()
+            ids = [rt.intake.accept(raw, meta).intake_id for raw in raws]
+            while finished(rt.store) < len(ids) + 1:
+                for pid in workers:
+                    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                        rss[pid] = max(rss.get(pid, 0.0), peak_rss_mib(pid))
+                if time.perf_counter() - start > 1800:
+                    raise RuntimeError(f"not done after 1800 s ({len(ids)} items)")
+                time.sleep(0.2)
+            wall = time.perf_counter() - start
+            cpu = sum(cpu_seconds(pid) for pid in workers) - cpu0
+        latency = _latencies(rt, ids)
     finally:
         for p in procs:
             os.killpg(p.pid, signal.SIGTERM)
@@ -84,25 +129,34 @@ def run_once(processes: int, n: int, threads: int) -> dict[str, float]:
         rt.store.dispose()
         redis_server.close()
         shutil.rmtree(tmp, ignore_errors=True)
-    worker_rss = max((v for pid, v in rss.items() if pid != procs[1].pid), default=float("nan"))
-    return {"msgs_per_s": n / wall, "wall_s": wall, "worker_rss_mib": worker_rss,
-            "p50_s": pct(latency, 50), "p99_s": pct(latency, 99), "max_s": max(latency)}
+    forked = [v for pid, v in rss.items() if procs and pid != procs[1].pid]
+    return {"items_per_cpu_s": len(raws) / cpu, "items_per_s": len(raws) / wall,
+            "cpu_ms": 1000 * cpu / len(raws), "p50_s": pct(latency, 50),
+            "p99_s": pct(latency, 99), "rss_mib": max(forked, default=float("nan"))}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=400)
+    parser.add_argument("-n", type=int, default=300)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2],
+                        help="worker processes to measure each worker mode with")
     args = parser.parse_args()
-    results = {p: run_once(p, args.n, args.threads) for p in (1, 2)}
-    base = results[1]["msgs_per_s"]
-    print(f"| Pipeline, {args.n} e-mails at once | msgs/s | vs 1 process | intake→done "
-          "p50 s | p99 s | wall s | peak RSS per worker process MiB |")
-    print("|---|---|---|---|---|---|---|")
-    for p, r in results.items():
-        print(f"| {p} worker process{'es' if p > 1 else ''} × {args.threads} threads | "
-              f"{r['msgs_per_s']:.1f} | {r['msgs_per_s'] / base:.2f} | {r['p50_s']:.1f} | "
-              f"{r['p99_s']:.1f} | {r['wall_s']:.1f} | {r['worker_rss_mib']:.0f} |")
+    raws = corpus_mails(args.n)
+    runs = [("in-process", 0)] + [(m, p) for p in args.processes for m in MODES[1:]]
+    results = {run: run_once(run[0], run[1], raws, args.threads) for run in runs}
+    base = results[("in-process", 0)]
+    print(f"| {args.n} e-mails at once, SQLite | worker processes × threads | items per "
+          "worker CPU s | vs in-process | CPU ms per item | items/s (wall) | vs in-process "
+          "| intake→done p50 s | p99 s | peak RSS per worker MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for (mode, p), r in results.items():
+        shape = "none (this process)" if mode == "in-process" else f"{p} × {args.threads}"
+        rss = "" if mode == "in-process" else f"{r['rss_mib']:.0f}"
+        print(f"| {mode} | {shape} | {r['items_per_cpu_s']:.1f} | "
+              f"{r['items_per_cpu_s'] / base['items_per_cpu_s']:.2f} | {r['cpu_ms']:.1f} | "
+              f"{r['items_per_s']:.1f} | {r['items_per_s'] / base['items_per_s']:.2f} | "
+              f"{r['p50_s']:.1f} | {r['p99_s']:.1f} | {rss} |")
 
 
 if __name__ == "__main__":

@@ -66,9 +66,8 @@ def corpus_mails(n: int) -> list[bytes]:
 def child(n: int, broker_kind: str, profile: str | None, texts: str = "corpus") -> None:
     """One round in this process: the code on ``sys.path`` decides which tree runs."""
     sys.path.insert(0, str(HERE))
-    import dramatiq
     from bench_smtp import message
-    from common import MODEL_DIR, PrivateRedis, kcs_env
+    from common import MODEL_DIR, PrivateRedis, in_memory_broker, kcs_env
 
     from classifier import Classifier
     from ingest.app import Runtime
@@ -91,16 +90,7 @@ def child(n: int, broker_kind: str, profile: str | None, texts: str = "corpus") 
 
             broker = make_broker(settings)
         else:
-            from dramatiq.brokers.stub import StubBroker
-
-            class AutoStub(StubBroker):  # like Redis: a queue exists once sent to
-                def enqueue(self, message, *, delay=None):  # type: ignore[no-untyped-def]
-                    if message.queue_name not in self.queues:
-                        self.declare_queue(message.queue_name)
-                    return super().enqueue(message, delay=delay)
-
-            broker = AutoStub()
-            dramatiq.set_broker(broker)
+            broker = in_memory_broker()
         pipeline = Pipeline(settings, rt.store, rt.blobs, broker, clf)
         pipeline.register()
         inner = dict.fromkeys(STAGES, 0.0)  # the stage's own work and its commit hook

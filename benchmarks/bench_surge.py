@@ -13,6 +13,8 @@ sampled each second (at each quarter of the run: "flat" means no steady growth).
 issue's 10× surge is ``SURGE_SECONDS=60``); ``SURGE_WORKERS`` sets the number of
 worker processes (default 2, four threads each); ``SURGE_DB=postgresql`` runs on a
 private PostgreSQL cluster instead of SQLite (the scale-out runs);
+``SURGE_RUN_THROUGH=0`` sets ``pipeline.run_through: false`` (every stage back
+through the broker) to compare with the default;
 ``SURGE_KEEP=1`` keeps the temp dir (database, outbox) afterwards.
 """
 
@@ -38,6 +40,7 @@ from common import (
     REPO,
     PrivatePostgres,
     PrivateRedis,
+    config_copy,
     free_port,
     kcs_env,
     pct,
@@ -49,6 +52,7 @@ N = int(os.environ.get("SURGE_MESSAGES", "10000"))
 DURATION_S = float(os.environ.get("SURGE_SECONDS", "600"))
 WORKERS = int(os.environ.get("SURGE_WORKERS", "2"))
 DATABASE = os.environ.get("SURGE_DB", "sqlite")
+RUN_THROUGH = os.environ.get("SURGE_RUN_THROUGH", "1") != "0"
 NEAR_DUPLICATE_SHARE = 0.30
 SENDERS = 32
 CITIZENS = 3000
@@ -183,7 +187,9 @@ def main() -> None:
     postgres = PrivatePostgres() if DATABASE == "postgresql" else None
     tmp = Path(tempfile.mkdtemp(prefix="kcs-bench-surge-"))
     extra = {"DATABASE_URL": postgres.create("kcs")} if postgres else {}
-    env = kcs_env(tmp / "var", REPO / "config", redis_server.url, **extra)
+    config = (REPO / "config" if RUN_THROUGH else config_copy(
+        tmp / "config", {"  run_through: true": "  run_through: false"}))
+    env = kcs_env(tmp / "var", config, redis_server.url, **extra)
     url = env.get("DATABASE_URL") or f"sqlite:///{tmp / 'var' / 'kcs.db'}"
     port = free_port()
     subprocess.run([sys.executable, "-c", "from ingest.app import Runtime; Runtime.build()"],

@@ -124,14 +124,44 @@ def wait_until_done(store: object, ids: list[str], timeout: float) -> None:
         time.sleep(0.1)
 
 
-def config_with_ports(target: Path, smtp_port: int, web_port: int) -> Path:
-    """A copy of config/ with the listening ports moved."""
+def config_copy(target: Path, replacements: dict[str, str]) -> Path:
+    """A copy of config/ with lines of kcs.yaml replaced (each must be there)."""
     shutil.copytree(REPO / "config", target)
     text = (target / "kcs.yaml").read_text()
-    text = text.replace("  port: 2525", f"  port: {smtp_port}").replace(
-        "  port: 8025", f"  port: {web_port}")
+    for old, new in replacements.items():
+        if old not in text:
+            raise ValueError(f"config/kcs.yaml has no {old!r} to replace")
+        text = text.replace(old, new)
     (target / "kcs.yaml").write_text(text)
     return target
+
+
+def config_with_ports(target: Path, smtp_port: int, web_port: int) -> Path:
+    """A copy of config/ with the listening ports moved."""
+    return config_copy(target, {"  port: 2525": f"  port: {smtp_port}",
+                                "  port: 8025": f"  port: {web_port}"})
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a live process has used so far (its threads, not its children)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def in_memory_broker() -> object:
+    """Dramatiq's StubBroker, declaring a queue when first sent to (as Redis does)."""
+    import dramatiq
+    from dramatiq.brokers.stub import StubBroker
+
+    class AutoStub(StubBroker):
+        def enqueue(self, message, *, delay=None):  # type: ignore[no-untyped-def]
+            if message.queue_name not in self.queues:
+                self.declare_queue(message.queue_name)
+            return super().enqueue(message, delay=delay)
+
+    broker = AutoStub()
+    dramatiq.set_broker(broker)
+    return broker
 
 
 class PrivatePostgres:

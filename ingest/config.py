@@ -127,6 +127,7 @@ class PipelineConfig(_Strict):
     relay_interval_s: float = Field(0.5, gt=0)
     stall_after_s: float = Field(600.0, gt=0)
     akut_lane: bool = True
+    run_through: bool = True
 
 
 class RelayConfig(_Strict):

@@ -8,7 +8,8 @@ Each stage is a Dramatiq actor that receives only an intake id. A stage:
 4. commits, in one transaction, its result and the outbox row for the next
    stage (or, for ``publish``, the downstream item);
 5. after the commit, hands that outbox row to the broker (the relay does it
-   later if the broker is down).
+   later if the broker is down), or, under ``pipeline.run_through`` and on the
+   akut lane, marks it sent and runs the next stage itself.
 
 So a worker killed at any point either left no trace of the stage (it runs
 again) or left the result and the next message together (it is skipped), and
@@ -173,17 +174,22 @@ class Pipeline:
         actors: dict[str, dramatiq.Actor[Any, Any]] = {}
         for stage in STAGES:
             def handler(intake_id: str, _stage: str = stage) -> None:
-                self.run_stage(_stage, intake_id)
+                if cfg.run_through:
+                    self.run_from(_stage, intake_id)
+                else:
+                    self.run_stage(_stage, intake_id)
 
             handler.__name__ = f"stage_{stage}"
+            stages_run = len(STAGES) - STAGES.index(stage) if cfg.run_through else 1
             actors[stage] = dramatiq.actor(
                 handler, actor_name=actor_name(stage), queue_name=stage_queue(self.queue, stage),
                 priority=stage_priority(stage), broker=self.broker, max_retries=cfg.max_retries,
                 min_backoff=cfg.min_backoff_ms, max_backoff=cfg.max_backoff_ms,
-                time_limit=cfg.stage_time_limit_ms, on_retry_exhausted=DEAD_LETTER_ACTOR)
+                time_limit=cfg.stage_time_limit_ms * stages_run,
+                on_retry_exhausted=DEAD_LETTER_ACTOR)
 
         def akut_lane(intake_id: str) -> None:
-            self.run_lane(intake_id)
+            self.run_from(STAGES[0], intake_id)
 
         actors["akut"] = dramatiq.actor(
             akut_lane, actor_name=AKUT_ACTOR, queue_name=akut_queue(self.queue),
@@ -220,17 +226,18 @@ class Pipeline:
 
     # -- the idempotent stage runner ------------------------------------------
 
-    def run_lane(self, intake_id: str) -> None:
-        """The akut lane: every stage of one item, one after the other, now.
+    def run_from(self, first: str, intake_id: str) -> None:
+        """Stage ``first`` of one item and every later one, one after the other, now.
 
-        Each stage is the same idempotent ``run_stage`` with its own commit, so a
-        worker killed midway leaves the item where the ordinary way would: the
-        broker hands this message to another worker, which skips what is stored.
-        The lane stops where the ordinary way would stop (held for review,
-        rejected). A stage that fails fails this message, which is retried from
-        the stage that failed and becomes a dead letter at that stage.
+        The akut lane, and every stage actor under ``pipeline.run_through``. Each
+        stage is the same idempotent ``run_stage`` with its own commit, so a worker
+        killed midway leaves the item where the stage-by-stage way would: the broker
+        hands this message to another worker, which skips what is stored. It stops
+        where that way would stop (held for review, rejected). A stage that fails
+        fails this message, which is retried from the stage that failed and becomes
+        a dead letter at that stage.
         """
-        for stage in STAGES:
+        for stage in STAGES[STAGES.index(first):]:
             if self.run_stage(stage, intake_id, inline_next=True) not in ("done", "skipped"):
                 return
 
@@ -239,7 +246,7 @@ class Pipeline:
 
         Returns what happened: ``done``, ``held`` (waits for registratur),
         ``rejected``, ``skipped`` (already stored) or ``unknown``. With
-        ``inline_next`` the caller runs the next stage itself (the akut lane): its
+        ``inline_next`` the caller runs the next stage itself (``run_from``): its
         outbox row is stored as usual but marked sent instead of being enqueued.
 
         The work itself runs outside any transaction, so a slow stage never

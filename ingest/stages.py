@@ -12,6 +12,11 @@ been normalised. With a queue per stage, a worker takes work already begun
 before new work (Dramatiq runs prefetched messages by actor priority), and
 items finish in roughly the order they arrived.
 
+Under ``pipeline.run_through`` (the default) the worker that takes a stage
+runs the item's later stages too, so only the first stage of a new item, a
+retry or a release from review goes through the broker; the queues and
+priorities above still order that work.
+
 New items the akut pre-triage flags (``ingest.pretriage``) go instead to the
 akut lane: one actor on its own queue, with a priority above every stage,
 that runs all of an item's stages one after the other without going back to

@@ -93,6 +93,24 @@ def email_meta(envelope_from: str | None = "anna@example.se") -> ChannelMeta:
                        envelope_to=("kontaktcenter@stockholm.se",))
 
 
+class EnqueueLog(dramatiq.Middleware):
+    """The (actor, queue, first argument) of every message a broker accepted, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, Any]] = []
+
+    def after_enqueue(self, broker: dramatiq.Broker, message: dramatiq.Message[Any],
+                      delay: int | None) -> None:
+        self.sent.append((message.actor_name, message.queue_name, (message.args or [None])[0]))
+
+
+def enqueue_log(broker: dramatiq.Broker) -> EnqueueLog:
+    """Start recording what ``broker`` accepts from now on."""
+    log = EnqueueLog()
+    broker.add_middleware(log)
+    return log
+
+
 def with_pipeline(settings: Settings, **changes: object) -> Settings:
     """``settings`` with some ``pipeline`` keys changed."""
     cfg = settings.kcs.pipeline.model_copy(update=changes)

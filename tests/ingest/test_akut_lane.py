@@ -11,6 +11,7 @@ from pipeline_support import (
     Exploding,
     downstream,
     email_meta,
+    enqueue_log,
     mail,
     running_pipeline,
     wait_for_state,
@@ -21,10 +22,21 @@ from channels.email.glance import glance
 from ingest.app import Runtime
 from ingest.model import Channel, ChannelMeta
 from ingest.pretriage import PreTriage
+from ingest.relay import Relay
 
 AKUT = "Min pappa har ramlat och ligger på golvet, han kommer inte upp. Hemtjänsten svarar inte."
 ORDINARY = "Hej! Vilka dagar töms soptunnorna i vårt kvarter på Hornsgatan? Tack på förhand."
 FAST_PATHS = ("kcs.fastpath.akut", "kcs.restricted.fastpath.akut")  # config/routing.yaml
+
+
+def ordinary_then_akut(rt: Runtime, n: int) -> tuple[list[str], str]:
+    """``n`` ordinary mails from as many people, then one akut mail: their intake ids."""
+    ordinary = [rt.intake.accept(mail(i, sender=f"person{i}@example.se", body=ORDINARY),
+                                 email_meta(f"person{i}@example.se")).intake_id
+                for i in range(n)]
+    akut = rt.intake.accept(mail(99, body=AKUT, sender="dotter@example.se"),
+                            email_meta("dotter@example.se")).intake_id
+    return ordinary, akut
 
 
 def sms_raw(body: str) -> bytes:
@@ -65,6 +77,21 @@ def test_pretriage_flags_akut_email_and_sms_and_leaves_the_rest(settings) -> Non
         akut_mail, akut_sms}
 
 
+def test_the_relay_sends_a_batchs_akut_mail_before_the_ordinary_ones(settings) -> None:
+    """In a surge the relay's batch holds hundreds of new items; the akut one goes out
+    first, so it is not behind the rest of the batch at the broker either."""
+    rt = Runtime.build(settings)
+    ordinary, akut = ordinary_then_akut(rt, 40)
+    sent = enqueue_log(rt.broker)
+    relay = Relay(rt.store, rt.broker, queue=settings.kcs.pipeline.queue,
+                  triage=PreTriage.from_settings(settings, rt.store, rt.blobs))
+    assert relay.run_once() == 41
+    assert sent.sent[0] == ("kcs.akut", "kcs.pipeline.akut", akut)
+    assert sorted(arg for actor, queue, arg in sent.sent[1:]
+                  if (actor, queue) == ("kcs.normalise", "kcs.pipeline")) == sorted(ordinary)
+    assert rt.store.pending_outbox(100) == []  # all 41 marked sent
+
+
 def test_the_lane_is_off_when_configured_off(settings) -> None:
     rt = Runtime.build(settings)
     assert PreTriage.from_settings(with_pipeline(settings, akut_lane=False),
@@ -80,11 +107,7 @@ def test_an_akut_mail_overtakes_a_backlog_and_reaches_the_fast_path(
     """
     monkeypatch.setenv("KCS_FAULT_DELAY", "normalise:0.05")
     rt = Runtime.build(settings)
-    ordinary = [rt.intake.accept(mail(n, sender=f"person{n}@example.se", body=ORDINARY),
-                                 email_meta(f"person{n}@example.se")).intake_id
-                for n in range(60)]
-    akut = rt.intake.accept(mail(99, body=AKUT, sender="dotter@example.se"),
-                            email_meta("dotter@example.se")).intake_id
+    ordinary, akut = ordinary_then_akut(rt, 60)
     with running_pipeline(rt, trained_classifier):
         started = time.monotonic()
         assert wait_for_state(rt, akut, timeout=60) == "done"

@@ -13,6 +13,7 @@ from pipeline_support import (
     Exploding,
     downstream,
     email_meta,
+    enqueue_log,
     mail,
     running_pipeline,
     wait_for_state,
@@ -59,6 +60,28 @@ def test_mail_becomes_one_schema_valid_item_and_an_acknowledgement(settings) -> 
     assert ack["In-Reply-To"] == "<m1@example.se>"
     assert item["arende"]["id"] in ack["Subject"]
     assert item["arende"]["id"] in ack.get_body(("plain",)).get_content()
+
+
+def test_a_worker_runs_an_items_stages_through_unless_told_to_go_stage_by_stage(
+        settings) -> None:
+    """``pipeline.run_through`` (the default) saves a broker round trip per stage: only
+    the first stage's message goes through Redis. Off, every stage goes back to its
+    own queue. Either way the item ends the same, published once."""
+    expected = {True: ["kcs.normalise"],
+                False: ["kcs.normalise", "kcs.classify", "kcs.link", "kcs.route",
+                        "kcs.publish", "kcs.acknowledge"]}
+    for n, run_through in enumerate((True, False), start=1):
+        rt = Runtime.build(with_pipeline(settings, run_through=run_through))
+        with running_pipeline(rt):
+            sent = enqueue_log(rt.broker)
+            sender = f"person{n}@example.se"
+            intake_id = rt.intake.accept(mail(n, sender=sender), email_meta(sender)).intake_id
+            assert wait_for_state(rt, intake_id) == "done"
+        stages = [actor for actor, _, arg in sent.sent
+                  if arg == intake_id and actor != "kcs.item"]
+        assert stages == expected[run_through]
+        assert [item["item_id"] for item in downstream(settings.effective_redis_url(), QUEUE)
+                ].count(intake_id) == 1
 
 
 def test_reply_to_our_acknowledgement_joins_the_same_arende(settings) -> None:
