@@ -40,6 +40,7 @@ class Weights(_Strict):
     sms_continuity: float = 25        # an SMS from the number of a recent open ärende
     same_category: float = 5
     same_type: float = 10             # the same ärendetyp too
+    place_of_matter: float = 15       # a street named in both, and the same ärendetyp
     other_type: float = -8           # same category, another ärendetyp (soft evidence only)
     other_category: float = -25      # soft evidence only, and not for short texts
     text_similarity: float = 60       # at full similarity; scaled between the bounds below

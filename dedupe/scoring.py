@@ -139,6 +139,8 @@ def score(c: Candidate, ev: Evidence, policy: LinkingConfig) -> Scored:
                               value=[ev.huvudkategori, c.huvudkategori]))
             if ev.arendetyp and c.arendetyp == ev.arendetyp:
                 out.append(_entry("same_type", w.same_type, value=ev.arendetyp))
+                if ADDRESS in matched:  # the same kind of matter at the same place
+                    out.append(_entry("place_of_matter", w.place_of_matter))
             elif (ev.arendetyp and c.arendetyp and not hard and not near_duplicate
                   and ev.category_sure and ev.text_chars >= sim.category_min_chars):
                 # The same person's new matter in the same area (a parking fine after a

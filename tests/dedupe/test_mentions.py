@@ -223,3 +223,33 @@ def test_naming_someone_on_the_arende_does_not_make_a_stranger_known() -> None:
     # The writer naming themselves, and being on the ärende, is known.
     own = dataclasses.replace(cand, own_named=True)
     assert score(own, ev, policy).score >= policy.thresholds.link
+
+
+POTHOLE = {"id": "M3", "expected_groups": [["a", "b"], ["c"]], "messages": [
+    _msg("a", "sms", 0, "Hej! Det är ett djupt hål i gatan utanför Bellmansgatan 14, bilarna "
+         "kör runt det och en cyklist höll på att välta. /Maja", from_phone="+46701112233"),
+    # Two weeks later by letter, from her address, naming no one the SMS named.
+    _msg("b", "letter", 20160, "Till Trafikkontoret\n\nFör två veckor sedan skrev jag om "
+         "hålet i gatan utanför Bellmansgatan 14. Det är fortfarande inte lagat och i går "
+         "körde en bil sönder ett däck i det.\n\nMaja Lind",
+         from_name="Maja Lind", postal_address="Bellmansgatan 14, 118 47 Stockholm"),
+    # A neighbour in the same house about another kind of matter.
+    _msg("c", "email", 20200, "Hej, grannen på Bellmansgatan 14 spelar hög musik varje "
+         "natt till klockan fyra och vi kan inte sova.\n\nMvh Olle Berg",
+         from_email="olle.berg@example.se", from_name="Olle Berg", subject="Buller",
+         message_id="<ob1@example.se>"),
+]}
+
+
+def test_the_same_kind_of_matter_at_the_same_street_is_a_follow_up(trained_classifier,
+                                                                    make_settings) -> None:
+    """A street alone is a household or a place; with the same ärendetyp it is where
+    the matter is: the letter about the same pothole joins the SMS (it was a
+    possible link only, 35 points, before ``place_of_matter``)."""
+    result = replay(make_settings(), trained_classifier, POTHOLE)
+    got = result.arende_of
+    assert got["b"] == got["a"], result.explanations["b"]
+    assert {"same_address", "same_type", "place_of_matter"} <= {
+        e["signal"] for e in result.explanations["b"]}
+    assert got["c"] not in (got["a"], got["b"]), result.explanations["c"]
+    assert result.ok
