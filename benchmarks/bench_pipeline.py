@@ -90,15 +90,16 @@ def run_once(mode: str, processes: int, raws: list[bytes], threads: int) -> dict
         if mode == "in-process":
             from classifier import Classifier
             from ingest.pipeline import Pipeline
+            from ingest.stages import STAGES
 
             pipeline = Pipeline(settings, rt.store, rt.blobs, in_memory_broker(),  # type: ignore[arg-type]
                                 Classifier.load_or_train(MODEL_DIR, config, REPO / "corpus"))
             pipeline.register()
-            pipeline.run_from("normalise", rt.intake.accept(message(-1), meta).intake_id)
+            pipeline.run_from(STAGES[0], rt.intake.accept(message(-1), meta).intake_id)
             ids = [rt.intake.accept(raw, meta).intake_id for raw in raws]
             start, cpu0 = time.perf_counter(), time.process_time()
             for intake_id in ids:
-                pipeline.run_from("normalise", intake_id)
+                pipeline.run_from(STAGES[0], intake_id)
             pipeline.sent.flush()
             wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
         else:

@@ -171,32 +171,32 @@ class Pipeline:
     def register(self) -> dict[str, dramatiq.Actor[Any, Any]]:
         """Declare one actor per stage, and the dead-letter actor, on ``self.broker``."""
         cfg = self.settings.kcs.pipeline
-        actors: dict[str, dramatiq.Actor[Any, Any]] = {}
-        for stage in STAGES:
-            def handler(intake_id: str, _stage: str = stage) -> None:
-                if cfg.run_through:
-                    self.run_from(_stage, intake_id)
-                else:
-                    self.run_stage(_stage, intake_id)
 
-            handler.__name__ = f"stage_{stage}"
-            stages_run = len(STAGES) - STAGES.index(stage) if cfg.run_through else 1
-            actors[stage] = dramatiq.actor(
-                handler, actor_name=actor_name(stage), queue_name=stage_queue(self.queue, stage),
-                priority=stage_priority(stage), broker=self.broker, max_retries=cfg.max_retries,
+        def declare(name: str, queue: str, priority: int, first: str,
+                    through: bool) -> dramatiq.Actor[Any, Any]:
+            """An actor that runs stage ``first`` of an item, and with ``through`` the
+            item's later stages too (its time limit is per stage it may run)."""
+            def handler(intake_id: str) -> None:
+                if through:
+                    self.run_from(first, intake_id)
+                else:
+                    self.run_stage(first, intake_id)
+
+            handler.__name__ = name.replace(".", "_")
+            stages = len(STAGES) - STAGES.index(first) if through else 1
+            return dramatiq.actor(
+                handler, actor_name=name, queue_name=queue, priority=priority,
+                broker=self.broker, max_retries=cfg.max_retries,
                 min_backoff=cfg.min_backoff_ms, max_backoff=cfg.max_backoff_ms,
-                time_limit=cfg.stage_time_limit_ms * stages_run,
+                time_limit=cfg.stage_time_limit_ms * stages,
                 on_retry_exhausted=DEAD_LETTER_ACTOR)
 
-        def akut_lane(intake_id: str) -> None:
-            self.run_from(STAGES[0], intake_id)
-
-        actors["akut"] = dramatiq.actor(
-            akut_lane, actor_name=AKUT_ACTOR, queue_name=akut_queue(self.queue),
-            priority=AKUT_PRIORITY, broker=self.broker, max_retries=cfg.max_retries,
-            min_backoff=cfg.min_backoff_ms, max_backoff=cfg.max_backoff_ms,
-            time_limit=cfg.stage_time_limit_ms * len(STAGES),
-            on_retry_exhausted=DEAD_LETTER_ACTOR)
+        actors = {stage: declare(actor_name(stage), stage_queue(self.queue, stage),
+                                 stage_priority(stage), stage, cfg.run_through)
+                  for stage in STAGES}
+        # The akut lane: every stage at once, whatever run_through says.
+        actors["akut"] = declare(AKUT_ACTOR, akut_queue(self.queue), AKUT_PRIORITY,
+                                 STAGES[0], True)
 
         def dead_letter(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
             self.record_dead_letter(message, retry_info)
