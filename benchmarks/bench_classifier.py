@@ -5,14 +5,16 @@
 A plain script printing a Markdown table, no timed asserts (machines differ). Training
 runs in this process; loading and classifying run in a fresh child process so
 that load time includes imports and the peak RSS is that of a worker that only
-classifies. Peak RSS comes from ``resource.getrusage`` (kilobytes on Linux).
+classifies. Peak RSS is the process's own VmHWM (``/proc/self/status``), not
+``getrusage``'s ``ru_maxrss``: Linux carries ``ru_maxrss`` over ``exec`` from the
+forking parent, so a child of the training process reported the trainer's peak.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import subprocess
 import sys
 import tempfile
@@ -22,9 +24,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from common import peak_rss_mib  # noqa: E402
+
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak_rss_mib(os.getpid())
 
 
 def _messages(n: int) -> list[dict]:

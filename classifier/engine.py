@@ -28,13 +28,14 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
-import sklearn
 
 from classifier.bridge import BRIDGE_FILE, load_bridge
+from classifier.compact import CompactModel, Prediction
 from classifier.corpus import (
     Example,
     ReadStats,
@@ -46,17 +47,19 @@ from classifier.corrections import corrections_path, read_corrections
 from classifier.errors import CorpusError
 from classifier.features import model_input
 from classifier.language import LanguageDetector, LanguageGuess
-from classifier.model import FLAG_MODELS, Prediction, TrainedModel
 from classifier.reasons import TRIAGE_REASONS, Reason
 from classifier.rules import RuleEngine, RuleResult
 from classifier.settings import ClassifierSettings, load_settings
 from classifier.taxonomy import Taxonomy, load_taxonomy
 from classifier.text import clean, letter_count, looks_like_text
 
+if TYPE_CHECKING:
+    from classifier.model import TrainedModel
+
 log = logging.getLogger(__name__)
 
 #: Bump when the saved model's layout changes; a mismatch means retrain.
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 CHANNELS = frozenset({"email", "sms", "fax", "letter"})
 SECRET_CATEGORIES = ("socialtjanst", "funktionsnedsattning")
 DEFAULT_CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus"
@@ -100,7 +103,7 @@ def fingerprint(taxonomy_file: Path, settings: ClassifierSettings, files: Sequen
                 corrections_file: Path | None) -> str:
     """Hash of everything training depends on (not thresholds or rules: those apply live)."""
     h = hashlib.sha256()
-    h.update(f"format={FORMAT_VERSION};sklearn={sklearn.__version__}\n".encode())
+    h.update(f"format={FORMAT_VERSION};sklearn={metadata.version('scikit-learn')}\n".encode())
     h.update(taxonomy_file.read_bytes())
     h.update(BRIDGE_FILE.read_bytes())
     h.update(json.dumps(asdict(settings.model), sort_keys=True).encode())
@@ -117,11 +120,14 @@ class Classifier:
     """Thread-safe after construction; ``classify`` never raises on bad input."""
 
     def __init__(self, taxonomy: Taxonomy, settings: ClassifierSettings,
-                 model: TrainedModel | None, *, version: str,
-                 training_report: Mapping[str, Any] | None = None) -> None:
+                 model: CompactModel | None, *, version: str,
+                 training_report: Mapping[str, Any] | None = None,
+                 fitted: TrainedModel | None = None) -> None:
         self.taxonomy = taxonomy
         self.settings = settings
         self.model = model
+        #: The scikit-learn objects, only in the process that trained (tests compare).
+        self.fitted = fitted
         self.model_version = version
         self.training_report = dict(training_report or {})
         lim = settings.limits
@@ -169,11 +175,14 @@ class Classifier:
                               f"(read {stats.read}, kept {stats.kept}, skipped {stats.skipped})")
         probe = cls(taxonomy, settings, None, version="probe")
         docs = [probe._model_doc(clean(e.subject), clean(e.text)) for e in examples]
-        model = TrainedModel.fit(docs, [e.type_key for e in examples],
+        from classifier.model import FLAG_MODELS, TrainedModel  # scikit-learn: training only
+
+        fitted = TrainedModel.fit(docs, [e.type_key for e in examples],
                                  [e.arendeklass for e in examples],
                                  [e.weight for e in examples], settings.model,
                                  flags={f: [getattr(e, f) for e in examples]
                                         for f in FLAG_MODELS})
+        model = fitted.compact()
         missing = sorted(set(taxonomy.type_keys()) - {e.type_key for e in examples})
         report = {"examples": len(examples), "corpus": asdict(stats),
                   "corrections": asdict(corr_stats), "files": [str(f) for f in files],
@@ -183,7 +192,7 @@ class Classifier:
         if missing:
             log.warning("ärendetyper without training examples (never predicted): %s", missing)
         return cls(taxonomy, settings, model, version=version or f"{FORMAT_VERSION}.untracked",
-                   training_report=report)
+                   training_report=report, fitted=fitted)
 
     @classmethod
     def load_or_train(cls, model_dir: Path, config_dir: Path,
@@ -217,7 +226,7 @@ class Classifier:
             blob = joblib.load(path)
             if (not isinstance(blob, dict) or blob.get("format") != FORMAT_VERSION
                     or blob.get("fingerprint") != fp
-                    or not isinstance(blob.get("model"), TrainedModel)):
+                    or not isinstance(blob.get("model"), CompactModel)):
                 raise ValueError("format or fingerprint mismatch")
             blob["model"].predict(blob["model"].transform(["hemtjänst"]))  # smoke test
         except Exception as exc:  # corrupt, truncated, foreign pickle: retrain

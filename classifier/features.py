@@ -11,12 +11,13 @@ the same as a page.
 from __future__ import annotations
 
 from itertools import pairwise
-
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import FeatureUnion
+from typing import TYPE_CHECKING
 
 from classifier.settings import ModelSettings
 from classifier.text import fold, stems
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import FeatureUnion
 
 
 def model_input(subject: str, text: str, max_chars: int, extra: str = "") -> str:
@@ -33,7 +34,14 @@ def stem_ngrams(doc: str) -> list[str]:
 
 
 def build_vectoriser(cfg: ModelSettings) -> FeatureUnion:
-    """Unfitted word + character TF-IDF union with sublinear term frequency."""
+    """Unfitted word + character TF-IDF union with sublinear term frequency.
+
+    scikit-learn is imported here, not at module level: a worker unpickling a model
+    imports this module for ``stem_ngrams`` and must not pay for scikit-learn.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
     word = TfidfVectorizer(analyzer=stem_ngrams, sublinear_tf=True, min_df=1,
                            max_features=cfg.max_features_word, dtype=_float32())
     char = TfidfVectorizer(analyzer="char_wb", preprocessor=fold,

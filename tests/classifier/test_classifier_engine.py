@@ -10,6 +10,7 @@ import joblib
 import pytest
 
 from classifier import FORMAT_VERSION, Classification, Classifier, append_correction
+from classifier.corpus import iter_jsonl
 from classifier.corrections import read_corrections
 
 REPO = Path(__file__).resolve().parents[2]
@@ -153,53 +154,76 @@ def test_unknown_corpus_labels_are_skipped(tmp_path: Path, tiny_corpus: Path) ->
     assert skipped == {"unknown_type": 1, "bad_json": 1}
 
 
-def test_fast_probabilities_equal_sklearn(trained: Classifier) -> None:
-    """The shortcut in model._SigmoidProba computes what CalibratedClassifierCV does."""
+def test_the_compact_model_gives_scikit_learns_probabilities(trained: Classifier) -> None:
+    """What workers run (classifier.compact) computes what the fitted CalibratedClassifierCV
+    and LogisticRegression objects compute, on real corpus texts."""
     import numpy as np
 
-    m = trained.model
-    assert m is not None
-    x = m.transform(["hemtjänsten kommer sent", "bygglov för altan", "faktura fel", "hej"])
-    for fast, clf in ((m._cat_proba, m.cat_clf), (m._type_proba, m.type_clf),
-                      (m._class_proba, m.class_clf)):
-        assert fast.fast
-        np.testing.assert_allclose(fast(x), clf.predict_proba(x), rtol=1e-5, atol=1e-6)
+    m, fitted = trained.model, trained.fitted
+    assert m is not None and fitted is not None  # trained in this session, not loaded
+    docs = [trained._model_doc(r.get("subject") or "", r.get("text") or "")
+            for _n, r in iter_jsonl(REPO / "corpus" / "dev" / "independent" / "d1.jsonl")
+            if r][:300]
+    docs += ["hemtjänsten kommer sent", "bygglov för altan", "faktura fel", "hej", ""]
+    x = m.transform(docs)
+    for compact, clf in ((m.cat, fitted.cat_clf), (m.type, fitted.type_clf),
+                         (m.klass, fitted.class_clf)):
+        assert compact.labels == [str(c) for c in clf.classes_]
+        np.testing.assert_allclose(compact(x), clf.predict_proba(x), rtol=1e-5, atol=1e-6)
+    assert set(m.flag_models) == set(fitted.flag_models) == {"akut", "sekretess"}
+    for name, clf in fitted.flag_models.items():
+        np.testing.assert_allclose(m.flag_models[name](x), clf.predict_proba(x)[:, 1],
+                                   rtol=1e-5, atol=1e-6)
+    names = fitted.vectoriser.get_feature_names_out()
+    for col in (0, 1, len(names) // 2, len(names) - 1):
+        assert m.feature_name(col) == names[col]
 
 
-def test_fast_transform_gives_scikit_learns_matrix(trained: Classifier) -> None:
-    """The pipeline's per-message vectoriser path must give exactly the TF-IDF matrix
-    scikit-learn's own ``transform`` gives, on every corpus text, one by one and in a
-    batch, with its word cache cold, warm and cleared mid-way."""
-    from classifier import fastvec
-    from classifier.corpus import iter_jsonl
-    from classifier.fastvec import FastTransform
+def test_the_compact_vectoriser_gives_scikit_learns_matrix(trained: Classifier) -> None:
+    """The pipeline's vectoriser must give exactly the TF-IDF matrix scikit-learn's own
+    ``transform`` gives, on every corpus text, one by one and in a batch, with its word
+    cache cold, warm and cleared mid-way."""
+    from scipy import sparse
+
+    from classifier import compact
 
     docs = [trained._model_doc(r.get("subject") or "", r.get("text") or "")
             for f in sorted((REPO / "corpus").rglob("*.jsonl")) for _n, r in iter_jsonl(f)
             if r]
     docs += ["", " ", "a", "x\u00a0\u00a0y\tz", "Ärendet gäller ÅÄÖ åäö é ü ß " * 3]
     assert len(docs) > 5000
-    union = trained.model.vectoriser
-    fast = FastTransform(union)
-    # the fast path is taken, not the fallback, and the char n-grams are counted per word
-    assert fast.parts is not None
-    assert any(isinstance(getattr(part, "__self__", None), fastvec._CharWordCounts)
-               for part in fast.parts)
-    expected = union.transform(docs).tocsr()
-    old_size = fastvec.WORD_CACHE_SIZE
-    fastvec.WORD_CACHE_SIZE = 2_000  # force clearing the cache while going
+    assert trained.model is not None and trained.fitted is not None
+    expected = sparse.csr_matrix(trained.fitted.vectoriser.transform(docs))
+    old_size = compact.WORD_CACHE_SIZE
+    compact.WORD_CACHE_SIZE = 2_000  # force clearing the cache while going
     try:
-        rows = [fast([d]) for d in docs]
+        rows = [trained.model.transform([d]) for d in docs]
     finally:
-        fastvec.WORD_CACHE_SIZE = old_size
-    batch = fast(docs)
+        compact.WORD_CACHE_SIZE = old_size
+    batch = trained.model.transform(docs)
     for got in (batch, *rows):
         assert got.dtype == expected.dtype
-    assert (batch != expected).nnz == 0
     assert (batch.indices == expected.indices).all() and (batch.indptr == expected.indptr).all()
-    for i in range(0, len(docs), 97):  # spot rows exactly, data and structure
-        want = expected[i]
-        assert (rows[i].indices == want.indices).all() and (rows[i].data == want.data).all()
-    from scipy import sparse
+    assert (batch.data == expected.data).all()  # bit for bit, not approximately
+    stacked = sparse.vstack(rows, format="csr")
+    assert (stacked.indices == expected.indices).all() and (stacked.data == expected.data).all()
 
-    assert (sparse.vstack(rows, format="csr") != expected).nnz == 0
+
+def test_a_worker_classifies_without_importing_scikit_learn(trained: Classifier,
+                                                             model_dir: Path) -> None:
+    """A process that loads the saved model and classifies never imports scikit-learn:
+    that import and the fitted objects were most of a worker's memory (issue 17)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from classifier import Classifier\n"
+        f"clf = Classifier.load_or_train({str(model_dir)!r}, {str(CONFIG)!r}, "
+        f"{str(REPO / 'corpus')!r})\n"
+        "c = clf.classify('Bygglov', 'Vi vill söka bygglov för en altan.', 'email')\n"
+        "assert clf.fitted is None, 'retrained instead of loading the saved model'\n"
+        "print(c.arendetyp, c.model_version, 'sklearn' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                         text=True, timeout=120, check=True).stdout.split()
+    assert out == ["bygglov", trained.model_version, "False"]
