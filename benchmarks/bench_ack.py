@@ -5,8 +5,11 @@
 The anchor is the first version's acknowledgement: one bilingual f-string in an
 EmailMessage. Against it: the loop guard and plan for one message, the e-mail
 (plain + HTML from the templates, composed with its headers), the SMS, and the
-PDF letter (fpdf2 with HarfBuzz shaping), in Swedish and Arabic. A plain script
-printing a Markdown table; no timed asserts.
+PDF letter (fpdf2 with HarfBuzz shaping), in Swedish and Arabic; and the rendered
+e-mail composed with its headers and serialised for the relay, by
+``delivery.compose_email`` (compat32 MIME classes) against the same message built
+with ``EmailMessage`` and the header registry, as it was until 2026-12-07. A plain
+script printing a Markdown table; no timed asserts.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.policy import SMTP
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -60,6 +64,25 @@ def main() -> None:
                                          "arendetyp": "hemtjanst"},
                          is_opted_out=lambda _p: False)
 
+    def composed(language: str, registry: bool):
+        from ingest.ack import delivery
+
+        out, _ = service.render_for(settings, {
+            "languages": [language], "language": language, "deadline": "2026-11-24",
+            "kind": "standard", "case_key": "aldreomsorg/hemtjanst", "to": "anna@example.se"},
+            arende_id="KC-2026-004711-J", channel="email")
+        headers = {"to": "Anna Öberg <anna@example.se>", "rendered": out,
+                   "arende_id": "KC-2026-004711-J", "in_reply_to": "<m1@example.se>",
+                   "references": ("<m0@example.se>",), "message_id": "<kc-1@kcs.example>",
+                   "outbound": settings.kcs.outbound}
+
+        def run() -> None:
+            if registry:
+                _registry_email(**headers).as_bytes(policy=SMTP)
+            else:
+                delivery.compose_email(**headers).as_bytes(policy=delivery.SMTP_POLICY)
+        return run
+
     def rendered(language: str, channel: str):
         plan_ = {"languages": [language], "language": language, "deadline": "2026-11-24",
                  "kind": "standard", "case_key": "aldreomsorg/hemtjanst",
@@ -80,10 +103,39 @@ def main() -> None:
         rows.append((f"SMS, {language}", _per_item_ms(rendered(language, "sms"), n)))
         rows.append((f"PDF letter, {language}",
                      _per_item_ms(rendered(language, "letter"), max(5, n // 20))))
+    for language in ("sv", "ar"):
+        rows.append((f"e-mail composed + serialised, {language}: EmailMessage (until 12-07)",
+                     _per_item_ms(composed(language, True), n)))
+        rows.append((f"e-mail composed + serialised, {language}: compose_email",
+                     _per_item_ms(composed(language, False), n)))
     base = rows[0][1]
     print("| step | ms per item | vs anchor |\n|---|---|---|")
     for name, ms in rows:
         print(f"| {name} | {ms:.2f} | {ms / base:.1f}× |")
+
+
+def _registry_email(*, to, rendered, arende_id, in_reply_to, references, message_id,
+                    outbound) -> EmailMessage:
+    """The acknowledgement as ``compose_email`` built it until 2026-12-07 (the baseline)."""
+    from email.utils import format_datetime, formataddr
+
+    msg = EmailMessage()
+    msg["From"] = formataddr((outbound.from_name, outbound.from_address))
+    msg["To"] = to
+    msg["Subject"] = rendered.subject
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = message_id
+    msg["In-Reply-To"] = in_reply_to
+    msg["References"] = " ".join([*references, in_reply_to][-10:])
+    msg["Auto-Submitted"] = "auto-replied"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg["Precedence"] = "auto_reply"
+    msg["X-KCS-Arende"] = arende_id
+    msg.set_content(rendered.text)
+    if rendered.html:
+        msg.add_alternative(rendered.html, subtype="html")
+    msg["Content-Language"] = rendered.language
+    return msg
 
 
 if __name__ == "__main__":

@@ -184,7 +184,10 @@ def index_keys(session: Session, arende_id: str, keys: Iterable[str], when: date
         return
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    session.execute(module.insert(LinkKey).values(rows).on_conflict_do_nothing())
+    # One statement, many parameter sets: the SQL is the same for any number of keys,
+    # so it is compiled once per process (a VALUES list as long as this item's keys
+    # was a new statement, compiled anew, for nearly every item).
+    session.execute(module.insert(LinkKey).on_conflict_do_nothing(), rows)
 
 
 def index_text(session: Session, intake_id: str, arende_id: str, signature: bytes,

@@ -28,9 +28,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import date
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
-from email.utils import format_datetime, formataddr
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +46,11 @@ from ingest.logs import get_logger
 from ingest.model import utcnow
 
 log = get_logger("ack.delivery")
+
+#: The generator policy for what we send: the MIME classes' own, with SMTP's CRLF.
+SMTP_POLICY = compat32.clone(linesep="\r\n")
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
 
 
 class DeliveryDeferred(KcsError):
@@ -55,13 +64,26 @@ class DeliveryDeferred(KcsError):
 
 def compose_email(*, to: str, rendered: Rendered, arende_id: str, in_reply_to: str | None,
                   references: tuple[str, ...], message_id: str,
-                  outbound: OutboundConfig) -> EmailMessage:
+                  outbound: OutboundConfig) -> Message:
     """The acknowledgement e-mail with the headers that stop auto-reply loops (RFC 3834)
-    and that thread it with the citizen's message."""
-    msg = EmailMessage()
-    msg["From"] = formataddr((outbound.from_name, outbound.from_address))
-    msg["To"] = to
-    msg["Subject"] = rendered.subject
+    and that thread it with the citizen's message.
+
+    Built with the ``compat32`` MIME classes, not ``EmailMessage``: the modern API
+    parses every header it is given through the header registry, 3.5× the cost of
+    the whole message (2.3 against 0.67 ms, ``bench_ack.py``) for headers we write
+    ourselves. Bodies are UTF-8 quoted-printable (7-bit safe, readable in the outbox);
+    non-ASCII display names and subjects become RFC 2047 encoded words.
+    """
+    if rendered.html:
+        msg: Message = MIMEMultipart("alternative")
+        msg.attach(_text_part(rendered.text, "plain"))
+        msg.attach(_text_part(rendered.html, "html"))
+    else:
+        msg = _text_part(rendered.text, "plain")
+    msg["From"] = formataddr((outbound.from_name, outbound.from_address), charset="utf-8")
+    msg["To"] = _address(to)
+    msg["Subject"] = rendered.subject if rendered.subject.isascii() else Header(
+        rendered.subject, "utf-8", header_name="Subject")
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = message_id
     if in_reply_to:
@@ -71,12 +93,23 @@ def compose_email(*, to: str, rendered: Rendered, arende_id: str, in_reply_to: s
     msg["X-Auto-Response-Suppress"] = "All"
     msg["Precedence"] = "auto_reply"
     msg["X-KCS-Arende"] = arende_id
-    msg.set_content(rendered.text)
-    if rendered.html:
-        msg.add_alternative(rendered.html, subtype="html")
-    # After set_content, which clears every Content-* header.
     msg["Content-Language"] = rendered.language.replace("sv-lattlast", "sv")
     return msg
+
+
+def _text_part(text: str, subtype: str) -> MIMEText:
+    # A line of text ends in one newline, as EmailMessage.set_content writes it.
+    return MIMEText(text if text.endswith("\n") else text + "\n", subtype, _UTF8_QP)
+
+
+def _address(to: str) -> str | Header:
+    """``to`` as a To header: a non-ASCII display name encoded, the address as it is."""
+    name, addr = parseaddr(to)
+    if addr and addr.isascii():
+        return formataddr((name, addr), charset="utf-8")
+    # A non-ASCII address needs SMTPUTF8, which the relay is not asked for: encoded as
+    # words it is at least a valid header, and the relay's refusal says why.
+    return Header(to, "utf-8", header_name="To")
 
 
 def _file_name(message_id: str) -> str:
@@ -94,7 +127,7 @@ def _write_atomic(directory: Path, name: str, data: bytes) -> Path:
     return directory / name
 
 
-def deliver_email(msg: EmailMessage, settings: Settings, *,
+def deliver_email(msg: Message, settings: Settings, *,
                   sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """Write, queue and send ``msg`` as the module docstring says; returns the state."""
     outbound = settings.kcs.outbound

@@ -101,3 +101,31 @@ def test_a_relay_that_fails_keeps_the_mail_queued_until_it_recovers(settings) ->
         assert list((relayed.outbox_dir / "failed").glob("*.eml"))
     finally:
         controller.stop()
+
+
+def test_an_arabic_acknowledgement_to_a_named_sender_goes_out_7_bit_and_reads_back_exactly(
+        settings) -> None:
+    """Subject and display name outside ASCII become encoded words and the bodies
+    quoted-printable: every relay takes the bytes (no 8BITMIME needed) and a mail
+    client shows exactly what was rendered, Arabic and all."""
+    from email import message_from_bytes, policy
+
+    from ingest.ack.templates import Rendered
+
+    rendered = Rendered("ar", f"استلمنا رسالتك – {ARENDE}", "مرحبا،\nاستلمنا رسالتك.\n" * 40,
+                        "<html dir=\"rtl\"><body><p>مرحبا</p></body></html>")
+    msg = delivery.compose_email(to="Åsa Öberg <asa@example.se>", rendered=rendered,
+                                 arende_id=ARENDE, in_reply_to=None, references=(),
+                                 message_id="<ack.1@kcs.stockholm.se>",
+                                 outbound=settings.kcs.outbound)
+    wire = msg.as_bytes(policy=delivery.SMTP_POLICY)
+    assert wire.isascii() and b"\r\n" in wire and b"\n" not in wire.replace(b"\r\n", b"")
+    assert max(len(line) for line in wire.split(b"\r\n")) <= 78
+    back = message_from_bytes(wire, policy=policy.default)
+    assert back["Subject"] == rendered.subject
+    assert back["To"].addresses[0].display_name == "Åsa Öberg"
+    assert back["To"].addresses[0].addr_spec == "asa@example.se"
+    assert back["Content-Language"] == "ar" and back["Auto-Submitted"] == "auto-replied"
+    assert "In-Reply-To" not in back
+    assert back.get_body(("plain",)).get_content().replace("\r\n", "\n") == rendered.text
+    assert back.get_body(("html",)).get_content().strip() == rendered.html
