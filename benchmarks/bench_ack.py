@@ -116,25 +116,23 @@ def main() -> None:
 
 def _registry_email(*, to, rendered, arende_id, in_reply_to, references, message_id,
                     outbound) -> EmailMessage:
-    """The acknowledgement as ``compose_email`` built it until 2026-12-07 (the baseline)."""
-    from email.utils import format_datetime, formataddr
+    """The acknowledgement as ``compose_email`` built it until 2026-12-07 (the baseline):
+    the same headers, through ``EmailMessage`` and its header registry."""
+    from email.utils import formataddr
+
+    from ingest.ack.delivery import reply_headers
 
     msg = EmailMessage()
     msg["From"] = formataddr((outbound.from_name, outbound.from_address))
     msg["To"] = to
     msg["Subject"] = rendered.subject
-    msg["Date"] = format_datetime(datetime.now(UTC))
-    msg["Message-ID"] = message_id
-    msg["In-Reply-To"] = in_reply_to
-    msg["References"] = " ".join([*references, in_reply_to][-10:])
-    msg["Auto-Submitted"] = "auto-replied"
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg["Precedence"] = "auto_reply"
-    msg["X-KCS-Arende"] = arende_id
     msg.set_content(rendered.text)
     if rendered.html:
         msg.add_alternative(rendered.html, subtype="html")
-    msg["Content-Language"] = rendered.language
+    for name, value in reply_headers(arende_id=arende_id, in_reply_to=in_reply_to,
+                                     references=references, message_id=message_id,
+                                     language=rendered.language):
+        msg[name] = value  # after set_content, which clears every Content-* header
     return msg
 
 

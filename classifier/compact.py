@@ -73,12 +73,20 @@ class TfidfBlock:
         self.preprocess = preprocess
         self.min_n, self.max_n = ngram_range
         self.cache: dict[str, tuple[int, ...]] = {}
+        self._terms: list[str] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """The model file holds the block, not its word cache or term list."""
-        state = {k: v for k, v in self.__dict__.items() if k != "_terms"}
-        state["cache"] = {}
-        return state
+        return {**self.__dict__, "cache": {}, "_terms": None}
+
+    def term(self, column: int) -> str:
+        """The vocabulary entry of a column (explanations only, so built on first use)."""
+        if self._terms is None:
+            terms = [""] * self.width
+            for term, index in self.vocabulary.items():
+                terms[index] = term
+            self._terms = terms
+        return self._terms[column]
 
     @property
     def width(self) -> int:
@@ -210,12 +218,9 @@ class CompactModel:
         self.klass = classes
         self.flag_models = dict(flags)
         self.top_features = top_features
-        self.categories = categories.labels
-        self.type_labels = types.labels
-        self.class_labels = classes.labels
-        cat_pos = {c: i for i, c in enumerate(self.categories)}
+        cat_pos = {c: i for i, c in enumerate(categories.labels)}
         #: The category column of each joint type column.
-        self._type_cat = np.asarray([cat_pos[t.split("/")[0]] for t in self.type_labels])
+        self._type_cat = np.asarray([cat_pos[t.split("/")[0]] for t in types.labels])
 
     def transform(self, docs: Sequence[str]) -> sparse.csr_matrix:
         """TF-IDF rows for prepared documents: the blocks side by side."""
@@ -228,15 +233,15 @@ class CompactModel:
         p_joint = self.type(x)
         p_cat = self.cat(x)
         # P(type | category) from the joint model, times P(category) from the category model.
-        mass = np.zeros((x.shape[0], len(self.categories)))
+        mass = np.zeros((x.shape[0], len(self.cat.labels)))
         np.add.at(mass.T, self._type_cat, p_joint.T)
         cond = p_joint / np.maximum(mass[:, self._type_cat], 1e-12)
         p_type = cond * p_cat[:, self._type_cat]
         p_class = self.klass(x)
         p_flags = {name: model(x) for name, model in self.flag_models.items()}
-        return [Prediction(types=_ranked(self.type_labels, p_type[i], 5),
-                           categories=_ranked(self.categories, p_cat[i], 5),
-                           classes=_ranked(self.class_labels, p_class[i], 5), row=i,
+        return [Prediction(types=_ranked(self.type.labels, p_type[i], 5),
+                           categories=_ranked(self.cat.labels, p_cat[i], 5),
+                           classes=_ranked(self.klass.labels, p_class[i], 5), row=i,
                            flags={name: float(p[i]) for name, p in p_flags.items()})
                 for i in range(x.shape[0])]
 
@@ -244,7 +249,7 @@ class CompactModel:
         """``block__term`` for a column, as scikit-learn's ``get_feature_names_out``."""
         for name, block in self.blocks:
             if column < block.width:
-                return f"{name}__{_term(block, column)}"
+                return f"{name}__{block.term(column)}"
             column -= block.width
         raise IndexError(column)
 
@@ -268,18 +273,8 @@ class CompactModel:
     def stats(self) -> dict[str, Any]:
         """Sizes worth logging: features and labels."""
         return {"features": sum(b.width for _, b in self.blocks),
-                "types": len(self.type_labels), "classes": len(self.class_labels),
+                "types": len(self.type.labels), "classes": len(self.klass.labels),
                 "flag_models": sorted(self.flag_models)}
-
-
-def _term(block: TfidfBlock, column: int) -> str:
-    terms = getattr(block, "_terms", None)
-    if terms is None:  # built on first explanation; most workers never need it
-        terms = [""] * block.width
-        for term, index in block.vocabulary.items():
-            terms[index] = term
-        block._terms = terms  # type: ignore[attr-defined]
-    return terms[column]
 
 
 def _ranked(labels: Sequence[str], probs: np.ndarray, k: int) -> list[tuple[str, float]]:

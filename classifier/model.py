@@ -126,12 +126,13 @@ def _block(name: str, vec: Any) -> TfidfBlock:
     """A ``TfidfBlock`` for one fitted vectoriser of the union built by ``build_vectoriser``."""
     plain = (isinstance(vec, TfidfVectorizer) and not vec.binary and vec.input == "content"
              and vec.norm == "l2" and vec.use_idf and vec.tokenizer is None)
-    common = {"sublinear": vec.sublinear_tf, "dtype": vec.dtype} if plain else {}
     if plain and callable(vec.analyzer):
-        return TfidfBlock(dict(vec.vocabulary_), vec.idf_, analyzer=vec.analyzer, **common)
+        return TfidfBlock(dict(vec.vocabulary_), vec.idf_, sublinear=vec.sublinear_tf,
+                          dtype=vec.dtype, analyzer=vec.analyzer)
     if plain and vec.analyzer == "char_wb" and vec.preprocessor is not None:
-        return TfidfBlock(dict(vec.vocabulary_), vec.idf_, preprocess=vec.preprocessor,
-                          ngram_range=tuple(vec.ngram_range), **common)
+        return TfidfBlock(dict(vec.vocabulary_), vec.idf_, sublinear=vec.sublinear_tf,
+                          dtype=vec.dtype, preprocess=vec.preprocessor,
+                          ngram_range=tuple(vec.ngram_range))
     raise ClassifierError(f"vectoriser block {name!r} ({vec!r}) has a form classifier.compact "
                           "does not reproduce; build it with classifier.features.build_vectoriser")
 

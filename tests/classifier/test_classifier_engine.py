@@ -179,6 +179,25 @@ def test_the_compact_model_gives_scikit_learns_probabilities(trained: Classifier
         assert m.feature_name(col) == names[col]
 
 
+def test_a_two_class_level_gives_scikit_learns_probabilities_too(tiny_corpus: Path) -> None:
+    """A level with two labels calibrates only the positive class (the tiny corpus's
+    ärendeklass: felanmalan / information); the compact model must do the same, and
+    its explanation weights must point the way the SVM's decision does."""
+    import numpy as np
+
+    clf = Classifier.train(tiny_corpus, CONFIG)
+    m, fitted = clf.model, clf.fitted
+    assert m is not None and fitted is not None and len(m.klass.labels) == 2
+    x = m.transform(["soptunnan har inte tömts nummer 3", "biblioteket öppettider", "hej"])
+    np.testing.assert_allclose(m.klass(x), fitted.class_clf.predict_proba(x),
+                               rtol=1e-5, atol=1e-6)
+    est = fitted.class_clf.calibrated_classifiers_[0].estimator
+    positive, negative = (str(c) for c in fitted.class_clf.classes_[::-1])
+    # The compact model keeps its weights in float32.
+    np.testing.assert_allclose(m.klass.coefficients(positive), est.coef_[0], rtol=1e-6)
+    np.testing.assert_allclose(m.klass.coefficients(negative), -est.coef_[0], rtol=1e-6)
+
+
 def test_the_compact_vectoriser_gives_scikit_learns_matrix(trained: Classifier) -> None:
     """The pipeline's vectoriser must give exactly the TF-IDF matrix scikit-learn's own
     ``transform`` gives, on every corpus text, one by one and in a batch, with its word
