@@ -32,10 +32,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import joblib
-
 from classifier.bridge import BRIDGE_FILE, load_bridge
-from classifier.compact import CompactModel, Prediction
 from classifier.corpus import (
     Example,
     ReadStats,
@@ -54,6 +51,7 @@ from classifier.taxonomy import Taxonomy, load_taxonomy
 from classifier.text import clean, letter_count, looks_like_text
 
 if TYPE_CHECKING:
+    from classifier.compact import CompactModel, Prediction
     from classifier.model import TrainedModel
 
 log = logging.getLogger(__name__)
@@ -222,6 +220,11 @@ class Classifier:
     @classmethod
     def _load_file(cls, path: Path, fp: str, taxonomy: Taxonomy, settings: ClassifierSettings,
                    version: str) -> Classifier | None:
+        # NumPy, SciPy and joblib load only with a model: the relay and SMTP use the rules.
+        import joblib
+
+        from classifier.compact import CompactModel
+
         try:
             blob = joblib.load(path)
             if (not isinstance(blob, dict) or blob.get("format") != FORMAT_VERSION
@@ -238,6 +241,8 @@ class Classifier:
 
     def save(self, path: Path, fp: str) -> None:
         """Write atomically (temp file + rename) so a reader never sees half a model."""
+        import joblib
+
         path.parent.mkdir(parents=True, exist_ok=True)
         blob = {"format": FORMAT_VERSION, "fingerprint": fp, "model": self.model,
                 "report": self.training_report, "version": self.model_version}

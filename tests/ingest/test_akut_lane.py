@@ -77,6 +77,32 @@ def test_pretriage_flags_akut_email_and_sms_and_leaves_the_rest(settings) -> Non
         akut_mail, akut_sms}
 
 
+def test_the_relay_looks_with_the_rules_without_loading_numpy(tmp_path, redis_url) -> None:
+    """The relay's first look uses the rules alone, so its process must not carry the
+    model's libraries (NumPy, SciPy, joblib: about 30 MiB, issue 17)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import sys\n"
+        "from ingest.app import Runtime\n"
+        "from ingest.config import load_settings\n"
+        "from ingest.pretriage import PreTriage\n"
+        "from ingest.relay import Relay\n"
+        "rt = Runtime.build(load_settings())\n"
+        "triage = PreTriage.from_settings(rt.settings, rt.store, rt.blobs)\n"
+        "Relay(rt.store, rt.broker, queue='kcs.pipeline', triage=triage).run_once()\n"
+        f"print(bool(triage.is_akut({AKUT!r})), bool(triage.is_akut({ORDINARY!r})),\n"
+        "      sorted(m for m in ('numpy', 'scipy', 'joblib', 'sklearn') if m in sys.modules))\n")
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "KCS_VAR_DIR": str(tmp_path), "REDIS_URL": redis_url}
+    out = subprocess.run([sys.executable, "-c", script], cwd=repo, env=env,
+                         capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "True False []", out.stderr[-2000:]
+
+
 def test_the_relay_sends_a_batchs_akut_mail_before_the_ordinary_ones(settings) -> None:
     """In a surge the relay's batch holds hundreds of new items; the akut one goes out
     first, so it is not behind the rest of the batch at the broker either."""
