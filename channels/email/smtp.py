@@ -3,12 +3,13 @@
 We answer ``250`` only after durable intake returned, ``451`` (try again
 later) when the store cannot take the message, ``452`` when the blob disk is
 full (RFC 5321 "insufficient system storage"; also "try later"), ``550`` for recipients we do
-not serve (never an open relay) and ``552`` for oversize messages (aiosmtpd
-enforces ``data_size_limit`` while reading DATA).
+not serve (never an open relay) and ``552`` for oversize messages (enforced
+while DATA is read, ``channels.email.smtp_data``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import ssl
@@ -17,9 +18,10 @@ from collections.abc import Callable
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, syntax
 
 from channels.email.keys import email_source_keys
+from channels.email.smtp_data import read_data
 from ingest import metrics
 from ingest.config import SmtpConfig
 from ingest.errors import IntakeUnavailable, StorageFull
@@ -124,15 +126,16 @@ _PLAIN_PATH = re.compile(rf"<({_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})*)>"
 
 
 class PlainPathSMTP(SMTP):
-    """aiosmtpd's server with a fast path for plain MAIL FROM / RCPT TO paths.
+    """aiosmtpd's server with fast paths for plain paths and for the DATA phase.
 
-    aiosmtpd parses every path with the e-mail package's RFC 5322 header parser,
-    about a fifth of the CPU a message costs. For a path that is a plain
-    ``<local@domain>`` (dot-atoms only, optional ESMTP parameters) the result is
-    the text itself, which a regular expression finds for a fraction of the cost;
-    anything else (quoted local parts, address literals, comments, the null path)
-    still goes to aiosmtpd's parser. ``tests/channels/email/test_smtp_paths.py``
-    checks that both give the same answer.
+    aiosmtpd parses every MAIL FROM / RCPT TO path with the e-mail package's
+    RFC 5322 header parser, about a fifth of the CPU a message costs. For a
+    path that is a plain ``<local@domain>`` (dot-atoms only, optional ESMTP
+    parameters) the result is the text itself, which a regular expression finds
+    for a fraction of the cost; anything else (quoted local parts, address
+    literals, comments, the null path) still goes to aiosmtpd's parser
+    (``tests/channels/email/test_smtp_paths.py`` checks both give the same
+    answer). DATA is read in blocks, not line by line (``smtp_data``).
     """
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
@@ -143,6 +146,51 @@ class PlainPathSMTP(SMTP):
         if self.local_part_limit and len(addr.rpartition("@")[0]) > self.local_part_limit:
             return None, None
         return addr, m.group(2)
+
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        """aiosmtpd's DATA command with the message read by ``smtp_data.read_data``."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            data, refusal = await read_data(self._reader, self.data_size_limit,
+                                            self.line_length_limit)
+        except asyncio.IncompleteReadError:  # the peer closed mid-message: nothing to answer
+            log.info("smtp.connection_lost_in_data")
+            self._writer.close()
+            return
+        except asyncio.CancelledError:
+            log.info("smtp.connection_lost_in_data")
+            self._writer.close()
+            raise
+        if refusal is not None:
+            await self.push(refusal)
+            self._set_post_data_state()
+            return
+        self.envelope.original_content = data
+        if self._decode_data:
+            try:
+                self.envelope.content = data.decode(
+                    "utf-8" if self.enable_SMTPUTF8 else "ascii",
+                    errors="surrogateescape" if self.enable_SMTPUTF8 else "strict")
+            except UnicodeDecodeError:
+                await self.push("500 Error: strict ASCII mode")
+                return
+        else:
+            self.envelope.content = data
+        status = (await self._call_handler_hook("DATA") if "DATA" in self._handle_hooks
+                  else MISSING)
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
 
 
 class IntakeController(Controller):
