@@ -62,7 +62,7 @@ async def read_data(reader: asyncio.StreamReader, size_limit: int | None,
             if kept:
                 parts.append(chunk)
             total += len(chunk)
-            tail = (tail + chunk)[-2:]
+            tail = chunk[-2:] if len(chunk) >= 2 else (tail + chunk)[-2:]
             if size_limit and total > size_limit:
                 kept = False  # drop the rest as it comes; the answer is 552
                 parts.clear()
