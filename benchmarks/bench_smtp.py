@@ -3,7 +3,9 @@
 32 concurrent senders (threads, one SMTP connection each) send realistic
 4 KB Swedish mails. The bare sink stores nothing; KCS intake answers 250 only
 after the blob is fsync'd and the intake row is committed (SQLite, WAL, full
-sync). Rounds alternate sink/KCS so that machine noise hits both alike.
+sync). KCS runs as ``kcs smtp --processes N`` for each N of ``--processes``
+(one process is the default configuration; more share the port, one core each).
+Rounds alternate sink/KCS so that machine noise hits both alike.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ import threading
 import time
 from pathlib import Path
 
-from common import REPO, config_with_ports, free_port, kcs_env, pct, peak_rss_mib, wait_port
+from common import (
+    REPO,
+    config_with_ports,
+    free_port,
+    kcs_env,
+    pct,
+    peak_rss_mib,
+    tree_pids,
+    wait_port,
+)
 
 BODY = "\r\n".join(textwrap.wrap(
     ("Jag skriver angående min mammas hemtjänst i Bromma. Hon har inte fått besök som "
@@ -68,11 +79,14 @@ def blast(port: int, senders: int, per_sender: int) -> tuple[float, list[float],
     return time.perf_counter() - start, latencies, failures
 
 
-def run(senders: int, per_sender: int, rounds: int) -> dict[str, dict[str, float]]:
+def run(senders: int, per_sender: int, rounds: int, processes: list[int]
+        ) -> dict[str, dict[str, float]]:
     """Alternate sink and KCS for ``rounds``; keep each one's best round."""
     results: dict[str, dict[str, float]] = {}
+    kinds = {"bare aiosmtpd sink": 0} | {
+        f"KCS intake (SQLite, {n} process{'es' if n > 1 else ''})": n for n in processes}
     for rnd in range(rounds):
-        for name in ("bare aiosmtpd sink", "KCS intake (SQLite)"):
+        for name, count in kinds.items():
             tmp = Path(tempfile.mkdtemp(prefix="kcs-bench-smtp-"))
             port = free_port()
             if name.startswith("bare"):
@@ -83,13 +97,14 @@ def run(senders: int, per_sender: int, rounds: int) -> dict[str, dict[str, float
                 env = kcs_env(tmp / "var", cfg, "redis://127.0.0.1:1/0")
                 subprocess.run([sys.executable, "-m", "ingest.cli", "check-config"], env=env,
                                check=True, stdout=subprocess.DEVNULL)
-                proc = subprocess.Popen([sys.executable, "-m", "ingest.cli", "smtp"], env=env,
+                proc = subprocess.Popen([sys.executable, "-m", "ingest.cli", "smtp",
+                                         "--processes", str(count)], env=env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
                 wait_port(port)
                 blast(port, 4, 10)  # warm up
                 wall, lat, failed = blast(port, senders, per_sender)
-                rss = peak_rss_mib(proc.pid)
+                rss = sum(peak_rss_mib(pid) for pid in tree_pids(proc.pid))
             finally:
                 proc.terminate()
                 proc.wait(30)
@@ -107,11 +122,14 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=32)
     parser.add_argument("--per-sender", type=int, default=25)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--processes", default="1,2",
+                        help="comma-separated kcs smtp process counts to measure")
     args = parser.parse_args()
-    results = run(args.senders, args.per_sender, args.rounds)
+    results = run(args.senders, args.per_sender, args.rounds,
+                  [int(n) for n in args.processes.split(",")])
     base = results["bare aiosmtpd sink"]["msgs_per_s"]
     print(f"| SMTP accept, {args.senders} senders | msgs/s | vs sink | p50 ms | p99 ms | "
-          "failed | peak RSS MiB |")
+          "failed | peak RSS MiB, all processes |")
     print("|---|---|---|---|---|---|---|")
     for name, r in results.items():
         print(f"| {name} | {r['msgs_per_s']:.0f} | {r['msgs_per_s'] / base:.2f} | "
