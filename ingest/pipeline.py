@@ -20,17 +20,18 @@ run out the item becomes a dead letter (state ``dead``) that
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import dramatiq
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import JSON, Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from channels.sms import continuity as sms_continuity
@@ -81,6 +82,7 @@ _INTAKE_T = Intake.__table__
 _ITEM_T = Item.__table__
 _INTAKE_COLUMNS = tuple(c.name for c in _INTAKE_T.c)
 _ITEM_COLUMNS = tuple(c.name for c in _ITEM_T.c)
+_JSON_ITEM_COLUMNS = frozenset(c.name for c in _ITEM_T.c if isinstance(c.type, JSON))
 _LOAD_VIEW = (select(*_INTAKE_T.c, *_ITEM_T.c)
               .select_from(_INTAKE_T.outerjoin(_ITEM_T, _ITEM_T.c.intake_id == _INTAKE_T.c.id))
               .where(_INTAKE_T.c.id == bindparam("id")))
@@ -235,10 +237,14 @@ class Pipeline:
         hands this message to another worker, which skips what is stored. It stops
         where that way would stop (held for review, rejected). A stage that fails
         fails this message, which is retried from the stage that failed and becomes
-        a dead letter at that stage.
+        a dead letter at that stage. Each stage starts from what the one before it
+        committed, so it does not read the item back.
         """
+        carried: View | None = None
         for stage in STAGES[STAGES.index(first):]:
-            if self.run_stage(stage, intake_id, inline_next=True) not in ("done", "skipped"):
+            outcome, carried = self._run_stage(stage, intake_id, inline_next=True,
+                                               carried=carried)
+            if outcome not in ("done", "skipped"):
                 return
 
     def run_stage(self, stage: str, intake_id: str, *, inline_next: bool = False) -> str:
@@ -246,30 +252,42 @@ class Pipeline:
 
         Returns what happened: ``done``, ``held`` (waits for registratur),
         ``rejected``, ``skipped`` (already stored) or ``unknown``. With
-        ``inline_next`` the caller runs the next stage itself (``run_from``): its
-        outbox row is stored as usual but marked sent instead of being enqueued.
+        ``inline_next`` the caller runs the next stage itself (``run_from``), so no
+        message for it is stored or sent: should this process die before that stage
+        commits, the broker gives the caller's message to another worker, which
+        skips what is stored (and the relay's sweep for stalled items is behind it).
 
         The work itself runs outside any transaction, so a slow stage never
         holds a database lock that intake is waiting for.
         """
+        return self._run_stage(stage, intake_id, inline_next=inline_next)[0]
+
+    def _run_stage(self, stage: str, intake_id: str, *, inline_next: bool = False,
+                   carried: View | None = None) -> tuple[str, View | None]:
+        """``run_stage``, starting from ``carried`` (what the previous stage of this
+        run committed) instead of reading the item, and returning what this stage
+        committed for the next one."""
         started = time.perf_counter()
         column = COLUMN[stage]
-        with self.store.core_reading() as conn:
-            row = conn.execute(_LOAD_VIEW, {"id": intake_id}).first()
-        if row is None:
-            log.warning("pipeline.unknown_item", intake_id=intake_id, stage=stage)
-            return "unknown"
-        intake = Intake(**{c: row[i] for i, c in enumerate(_INTAKE_COLUMNS)})
-        stored = row[len(_INTAKE_COLUMNS) + _ITEM_COLUMNS.index(column)]
-        if intake.state == "rejected" or stored:
-            metrics.STAGE_RESULTS.labels(stage=stage, result="skipped").inc()
-            return "rejected" if intake.state == "rejected" else "skipped"
+        if carried is not None and getattr(carried.item, column) is None:
+            intake, item = carried.intake, carried.item
+        else:
+            with self.store.core_reading() as conn:
+                row = conn.execute(_LOAD_VIEW, {"id": intake_id}).first()
+            if row is None:
+                log.warning("pipeline.unknown_item", intake_id=intake_id, stage=stage)
+                return "unknown", None
+            intake = Intake(**{c: row[i] for i, c in enumerate(_INTAKE_COLUMNS)})
+            stored = row[len(_INTAKE_COLUMNS) + _ITEM_COLUMNS.index(column)]
+            if intake.state == "rejected" or stored:
+                metrics.STAGE_RESULTS.labels(stage=stage, result="skipped").inc()
+                return ("rejected" if intake.state == "rejected" else "skipped"), None
+            item_row = row[len(_INTAKE_COLUMNS):]
+            item = (_item(item_row) if item_row[_ITEM_COLUMNS.index("intake_id")] is not None
+                    else Item(intake_id=intake_id, updated_at=utcnow()))
         if intake.state == "review":  # a stray copy: only registratur's release goes on
             metrics.STAGE_RESULTS.labels(stage=stage, result="skipped").inc()
-            return "held"
-        item_row = row[len(_INTAKE_COLUMNS):]
-        item = (_item(item_row) if item_row[_ITEM_COLUMNS.index("intake_id")] is not None
-                else Item(intake_id=intake_id, updated_at=utcnow()))
+            return "held", None
         view = View(intake, item)
         _fault_injection(stage)
         try:
@@ -281,25 +299,26 @@ class Pipeline:
             metrics.STAGE_RESULTS.labels(stage=stage, result="rejected").inc()
             log.info("pipeline.rejected", intake_id=intake_id, stage=stage,
                      reason=exc.reason.value)
-            return "rejected"
+            return "rejected", None
         except Exception as exc:
             metrics.STAGE_RESULTS.labels(stage=stage, result="failed").inc()
             raise _scrubbed(stage, exc) from None
-        with self.store.transaction() as session:
-            # Core statements on the session's connection, in the session's transaction:
-            # the same rows as the ORM wrote, without identity map, flush or reload.
-            # Commit hooks still get the session (and an ``Item`` to read and change).
+        hook = self.commit_hooks.get(stage)
+        # Core statements in the transaction: the same rows as the ORM wrote, without
+        # identity map, flush or reload. Commit hooks get an ORM session (and an
+        # ``Item`` to read and change); the other stages need none.
+        with (self.store.transaction() if hook is not None else _no_session(self.store)
+              ) as session:
             conn = session.connection()
             current = conn.execute(_LOAD_ITEM, {"id": intake_id}).first()
             if current is None:
                 item = Item(intake_id=intake_id, updated_at=utcnow())
             elif current[_ITEM_COLUMNS.index(column)] is not None:
-                return "skipped"  # a concurrent copy of this message finished first
+                return "skipped", None  # a concurrent copy of this message finished first
             else:
                 item = _item(current)
             before = {c: getattr(item, c) for c in _ITEM_COLUMNS}
             view = View(intake, item)
-            hook = self.commit_hooks.get(stage)
             if hook is not None:
                 hook(session, view, result)
                 session.flush()  # what the hook added goes in before this stage's rows
@@ -324,29 +343,36 @@ class Pipeline:
             else:
                 values = {"state": "done" if stage == STAGES[-1] else "processing",
                           "reason_code": None, "reason_detail": None}
+            now = utcnow()
             conn.execute(_UPDATE_INTAKE, {"b_id": intake_id, "stage": stage,
-                                          "updated_at": utcnow(), **values})
+                                          "updated_at": now, **values})
             if not hold:
-                next_rows = self._next_rows(conn, stage, intake_id, result)
+                next_rows = self._next_rows(conn, stage, intake_id, result,
+                                            next_stage=not inline_next)
         for row in next_rows:
-            runs_here = inline_next and row.actor != contract.ITEM_ACTOR  # the next stage
-            if runs_here or enqueue_row(self.store, self.broker, row):
+            if enqueue_row(self.store, self.broker, row):
                 self.sent.add(row.id)
         metrics.STAGE_SECONDS.labels(stage=stage).observe(time.perf_counter() - started)
         metrics.STAGE_RESULTS.labels(stage=stage, result="done").inc()
         log.info("pipeline.held_for_review" if hold else "pipeline.stage_done",
                  intake_id=intake_id, stage=stage)
-        return "held" if hold else "done"
+        if hold:
+            return "held", None
+        for name, value in (("stage", stage), ("updated_at", now), *values.items()):
+            setattr(intake, name, value)
+        for name in changed.keys() & _JSON_ITEM_COLUMNS:  # as the next stage would read it
+            setattr(item, name, json.loads(json.dumps(getattr(item, name))))
+        return "done", View(intake, item)
 
     def _next_rows(self, conn: Connection, stage: str, intake_id: str,
-                   result: dict[str, Any]) -> list[Outbox]:
+                   result: dict[str, Any], *, next_stage: bool) -> list[Outbox]:
         rows: list[Outbox] = []
         if stage == "publish":  # one downstream message per queue (owner, fast path)
             rows += [self.store.insert_outbox(conn, intake_id, queue, contract.ITEM_ACTOR,
                                               {"args": [result["item"]]})
                      for queue in result.get("queues") or [result["queue"]]]
         index = STAGES.index(stage)
-        if index + 1 < len(STAGES):
+        if next_stage and index + 1 < len(STAGES):
             rows.append(self.store.insert_stage(conn, intake_id, self.queue, STAGES[index + 1]))
         return rows
 
@@ -492,6 +518,22 @@ class Pipeline:
         return ack_service.acknowledge(self.settings, self.store, intake_id=view.intake.id,
                                        arende_id=view.item.arende_id or "",
                                        message=view.message, plan=plan)
+
+
+class _CoreSession:
+    """What ``run_stage`` needs of a session, for stages without a commit hook."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def connection(self) -> Connection:
+        return self._conn
+
+
+@contextlib.contextmanager
+def _no_session(store: Store) -> Iterator[_CoreSession]:
+    with store.core_transaction() as conn:
+        yield _CoreSession(conn)
 
 
 def _scrubbed(stage: str, exc: Exception) -> StageError:
