@@ -151,6 +151,9 @@ class PlainPathSMTP(SMTP):
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
         """aiosmtpd's DATA command with the message read by ``smtp_data.read_data``."""
+        if not hasattr(self._reader, "_limit"):  # a StreamReader we do not know: aiosmtpd's
+            await super().smtp_DATA(arg)
+            return
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
             return
         assert self.envelope is not None
