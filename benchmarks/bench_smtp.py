@@ -89,7 +89,7 @@ def run(senders: int, per_sender: int, rounds: int, processes: list[int]
         for name, count in kinds.items():
             tmp = Path(tempfile.mkdtemp(prefix="kcs-bench-smtp-"))
             port = free_port()
-            if name.startswith("bare"):
+            if count == 0:
                 proc = subprocess.Popen([sys.executable, str(REPO / "benchmarks/bare_sink.py"),
                                          str(port)], stdout=subprocess.DEVNULL)
             else:
@@ -122,11 +122,10 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=32)
     parser.add_argument("--per-sender", type=int, default=25)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--processes", default="1,2",
-                        help="comma-separated kcs smtp process counts to measure")
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2],
+                        help="kcs smtp process counts to measure")
     args = parser.parse_args()
-    results = run(args.senders, args.per_sender, args.rounds,
-                  [int(n) for n in args.processes.split(",")])
+    results = run(args.senders, args.per_sender, args.rounds, args.processes)
     base = results["bare aiosmtpd sink"]["msgs_per_s"]
     print(f"| SMTP accept, {args.senders} senders | msgs/s | vs sink | p50 ms | p99 ms | "
           "failed | peak RSS MiB, all processes |")

@@ -266,7 +266,7 @@ class Pipeline:
                    carried: View | None = None) -> tuple[str, View | None]:
         """``run_stage``, starting from ``carried`` (what the previous stage of this
         run committed) instead of reading the item, and returning what this stage
-        committed for the next one."""
+        committed when the next stage runs here (``inline_next``), else None."""
         started = time.perf_counter()
         column = COLUMN[stage]
         if carried is not None and getattr(carried.item, column) is None:
@@ -307,9 +307,7 @@ class Pipeline:
         # Core statements in the transaction: the same rows as the ORM wrote, without
         # identity map, flush or reload. Commit hooks get an ORM session (and an
         # ``Item`` to read and change); the other stages need none.
-        with (self.store.transaction() if hook is not None else _no_session(self.store)
-              ) as session:
-            conn = session.connection()
+        with _stage_transaction(self.store, orm=hook is not None) as (session, conn):
             current = conn.execute(_LOAD_ITEM, {"id": intake_id}).first()
             if current is None:
                 item = Item(intake_id=intake_id, updated_at=utcnow())
@@ -320,6 +318,7 @@ class Pipeline:
             before = {c: getattr(item, c) for c in _ITEM_COLUMNS}
             view = View(intake, item)
             if hook is not None:
+                assert session is not None
                 hook(session, view, result)
                 session.flush()  # what the hook added goes in before this stage's rows
             hold = result.pop(HOLD, None)
@@ -358,6 +357,8 @@ class Pipeline:
                  intake_id=intake_id, stage=stage)
         if hold:
             return "held", None
+        if not inline_next or stage == STAGES[-1]:
+            return "done", None  # nobody starts from it
         for name, value in (("stage", stage), ("updated_at", now), *values.items()):
             setattr(intake, name, value)
         for name in changed.keys() & _JSON_ITEM_COLUMNS:  # as the next stage would read it
@@ -520,20 +521,17 @@ class Pipeline:
                                        message=view.message, plan=plan)
 
 
-class _CoreSession:
-    """What ``run_stage`` needs of a session, for stages without a commit hook."""
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    def connection(self) -> Connection:
-        return self._conn
-
-
 @contextlib.contextmanager
-def _no_session(store: Store) -> Iterator[_CoreSession]:
-    with store.core_transaction() as conn:
-        yield _CoreSession(conn)
+def _stage_transaction(store: Store, *, orm: bool
+                       ) -> Iterator[tuple[Session | None, Connection]]:
+    """A stage's write transaction: an ORM session and its connection when a commit
+    hook needs the session, else a Core connection alone (no session to build)."""
+    if orm:
+        with store.transaction() as session:
+            yield session, session.connection()
+    else:
+        with store.core_transaction() as conn:
+            yield None, conn
 
 
 def _scrubbed(stage: str, exc: Exception) -> StageError:

@@ -147,11 +147,11 @@ class PlainPathSMTP(SMTP):
             return None, None
         return addr, m.group(2)
 
-
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
-        """aiosmtpd's DATA command with the message read by ``smtp_data.read_data``."""
-        if not hasattr(self._reader, "_limit"):  # a StreamReader we do not know: aiosmtpd's
+        """aiosmtpd's DATA command with the message read by ``smtp_data.read_data``
+        (bytes only: a server that decodes DATA to text keeps aiosmtpd's reader)."""
+        if self._decode_data:
             await super().smtp_DATA(arg)
             return
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
@@ -167,29 +167,17 @@ class PlainPathSMTP(SMTP):
         try:
             data, refusal = await read_data(self._reader, self.data_size_limit,
                                             self.line_length_limit)
-        except asyncio.IncompleteReadError:  # the peer closed mid-message: nothing to answer
+        except (asyncio.IncompleteReadError, asyncio.CancelledError) as lost:
             log.info("smtp.connection_lost_in_data")
             self._writer.close()
-            return
-        except asyncio.CancelledError:
-            log.info("smtp.connection_lost_in_data")
-            self._writer.close()
-            raise
+            if isinstance(lost, asyncio.CancelledError):
+                raise
+            return  # the peer closed mid-message: nobody to answer
         if refusal is not None:
             await self.push(refusal)
             self._set_post_data_state()
             return
-        self.envelope.original_content = data
-        if self._decode_data:
-            try:
-                self.envelope.content = data.decode(
-                    "utf-8" if self.enable_SMTPUTF8 else "ascii",
-                    errors="surrogateescape" if self.enable_SMTPUTF8 else "strict")
-            except UnicodeDecodeError:
-                await self.push("500 Error: strict ASCII mode")
-                return
-        else:
-            self.envelope.content = data
+        self.envelope.original_content = self.envelope.content = data
         status = (await self._call_handler_hook("DATA") if "DATA" in self._handle_hooks
                   else MISSING)
         self._set_post_data_state()

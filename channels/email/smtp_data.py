@@ -44,28 +44,24 @@ async def read_data(reader: asyncio.StreamReader, size_limit: int | None,
     try:
         parts: list[bytes] = []
         total = 0
-        kept = True
         tail = b"\r\n"  # the data starts at the start of a line
-        while True:
+        done = False
+        while not done:
             try:
                 chunk = await reader.readuntil(_END)
             except asyncio.LimitOverrunError as exc:
                 chunk = await reader.read(exc.consumed)
             else:
-                before = (tail + chunk[:-3])[-2:] if len(chunk) < 5 else chunk[-5:-3]
-                if before == b"\r\n":
+                before = chunk[-5:-3] if len(chunk) >= 5 else (tail + chunk[:-3])[-2:]
+                done = before == b"\r\n"  # else a line that merely ends in a full stop
+                if done:
                     chunk = chunk[:-3]
-                    if kept:
-                        parts.append(chunk)
-                    total += len(chunk)
-                    break
-            if kept:
-                parts.append(chunk)
             total += len(chunk)
-            tail = chunk[-2:] if len(chunk) >= 2 else (tail + chunk)[-2:]
             if size_limit and total > size_limit:
-                kept = False  # drop the rest as it comes; the answer is 552
-                parts.clear()
+                parts.clear()  # drop the rest as it comes; the answer is 552
+            else:
+                parts.append(chunk)
+            tail = chunk[-2:] if len(chunk) >= 2 else (tail + chunk)[-2:]
     finally:
         reader._limit = saved
     if size_limit and total > size_limit:

@@ -7,6 +7,7 @@ import email.policy
 import smtplib
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pipeline_support import (
@@ -25,6 +26,8 @@ from channels.email.smtp import IntakeHandler, make_controller
 from ingest.app import Runtime
 from ingest.contract import validator
 from ingest.db import Outbox
+from ingest.pipeline import View
+from ingest.stages import STAGES
 
 QUEUE = "kcs.triage"  # the placeholder classifier is always unsure
 
@@ -96,6 +99,37 @@ def test_a_worker_runs_an_items_stages_through_unless_told_to_go_stage_by_stage(
     # it must see what a stage on its own queue reads back from the database.
     for column in ("classification", "routing"):
         assert getattr(items[True], column) == getattr(items[False], column)
+
+
+def test_a_stage_run_at_once_is_handed_what_a_read_of_the_database_gives(
+        settings, trained_classifier) -> None:
+    """Under run through each stage starts from what the stage before it committed,
+    not from a read: every stage must be handed exactly the item and state that are
+    in the database at that moment (JSON as it reads back: lists, not tuples)."""
+    rt = Runtime.build(settings)
+    pipeline = rt.pipeline(trained_classifier)
+    seen: list[str] = []
+    columns = ("normalised", "classification", "link", "routing", "published",
+               "acknowledgement", "arende_id")
+
+    def spy(stage: str, work: Callable[[View], dict]) -> Callable[[View], dict]:
+        def run(view: View) -> dict:
+            stored = rt.store.get_item(view.intake.id)
+            handed = {c: getattr(view.item, c) for c in columns}
+            assert handed == {c: getattr(stored, c) if stored else None for c in columns}, stage
+            intake = rt.store.get_intake(view.intake.id)
+            assert (view.intake.state, view.intake.stage) == (intake.state, intake.stage)
+            seen.append(stage)
+            return work(view)
+        return run
+
+    pipeline.stages = {stage: spy(stage, work) for stage, work in pipeline.stages.items()}
+    raw = mail(1, body="Hej! Hemtjänsten kom inte i morse till min mamma på Hornsgatan 12.",
+               extra_headers="References: <a@example.se> <b@example.se>\r\n")
+    intake_id = rt.intake.accept(raw, email_meta()).intake_id
+    pipeline.run_from(STAGES[0], intake_id)
+    assert seen == list(STAGES)
+    assert rt.store.get_intake(intake_id).state == "done"
 
 
 def test_reply_to_our_acknowledgement_joins_the_same_arende(settings) -> None:
