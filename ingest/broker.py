@@ -2,20 +2,23 @@
 
 Dramatiq needs its broker set before actors are declared, so every process
 calls ``make_broker`` first and hands the result to ``ingest.pipeline``.
-Messages to the broker always come from the outbox (``ingest.relay``); their
-ids are derived from the outbox row, so a message re-sent after a crash
-carries the same id and consumers can drop the copy.
+Messages to the broker always come from the outbox (``ingest.relay``) through
+``send_outbox_message``; their ids are derived from the outbox row, so a message
+re-sent after a crash carries the same id and consumers can drop the copy, and
+Redis itself drops a copy of a message it still holds.
 """
 
 from __future__ import annotations
 
 import uuid
+import weakref
 from typing import Any
 
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
+from redis.commands.core import Script
 
 from ingest.config import Settings
 
@@ -27,6 +30,19 @@ from ingest.config import Settings
 MAINTENANCE_CHANCE_PER_MILLION = 50_000
 
 _NAMESPACE = uuid.UUID("6f1d1f3e-4a7b-5c55-9a51-6b63732d6b63")
+
+# Dramatiq's own "enqueue" (brokers/redis/dispatch.lua) is HSET + RPUSH under a fresh
+# random id; this is the same pair under the message's own id, and only if Redis does
+# not hold that id yet.
+_ENQUEUE_ONCE = """
+if redis.call("hsetnx", KEYS[2], ARGV[1], ARGV[2]) == 1 then
+    redis.call("rpush", KEYS[1], ARGV[1])
+    return 1
+end
+return 0
+"""
+_enqueue_once_scripts: weakref.WeakKeyDictionary[RedisBroker, Script] = (
+    weakref.WeakKeyDictionary())
 
 
 def broker_url(settings: Settings) -> str:
@@ -67,6 +83,33 @@ def outbox_message(outbox_id: int, queue: str, actor: str, args: list[Any]) -> d
         queue_name=queue, actor_name=actor, args=tuple(args), kwargs={}, options={},
         message_id=str(uuid.uuid5(_NAMESPACE, f"outbox:{outbox_id}")),
     )
+
+
+def send_outbox_message(broker: dramatiq.Broker, message: dramatiq.Message) -> bool:
+    """Enqueue an outbox message so that sending it twice leaves one copy in Redis.
+
+    A send can fail after Redis has stored the message: Redis stopping writes it to
+    its append-only file and closes the connection before its reply goes out. The
+    outbox then keeps the row and sends it again, and Dramatiq's ``enqueue`` would
+    store a second copy under a new random id, so a case system would get the item
+    twice. Here the message is stored under its own (outbox-derived) id and only if
+    that id is not there yet; returns False when it was. Once a consumer has acked
+    the first copy, a late re-send is a new copy again: consumers still drop those
+    by ``idempotency_key``. Other brokers get a plain ``enqueue``.
+    """
+    if not isinstance(broker, RedisBroker):
+        broker.enqueue(message)
+        return True
+    message = message.copy(options={"redis_message_id": message.message_id})
+    broker.emit_before("enqueue", message, None)
+    script = _enqueue_once_scripts.get(broker)
+    if script is None:
+        script = _enqueue_once_scripts[broker] = broker.client.register_script(_ENQUEUE_ONCE)
+    queue_key = f"{broker.namespace}:{message.queue_name}"
+    stored = script(keys=[queue_key, f"{queue_key}.msgs"],
+                    args=[message.message_id, message.encode()])
+    broker.emit_after("enqueue", message, None)
+    return bool(stored)
 
 
 def ping(broker: dramatiq.Broker) -> None:

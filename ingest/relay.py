@@ -16,7 +16,7 @@ from datetime import timedelta
 import dramatiq
 
 from ingest import metrics
-from ingest.broker import outbox_message
+from ingest.broker import outbox_message, send_outbox_message
 from ingest.db import Outbox
 from ingest.logs import get_logger
 from ingest.model import as_utc, utcnow
@@ -36,12 +36,12 @@ def enqueue_row(store: Store, broker: dramatiq.Broker, row: Outbox, *,
     queue, actor = lane or (row.queue, row.actor)
     message = outbox_message(row.id, queue, actor, list(row.payload.get("args", [])))
     try:
-        broker.enqueue(message)
+        stored = send_outbox_message(broker, message)
     except Exception as exc:  # any broker failure: keep the row, try later
         metrics.RELAYED.labels(result="failed").inc()
         store.mark_outbox_failed(row.id, f"{type(exc).__name__}: {exc}")
         return False
-    metrics.RELAYED.labels(result="sent").inc()
+    metrics.RELAYED.labels(result="sent" if stored else "already_queued").inc()
     return True
 
 
