@@ -67,6 +67,27 @@ def test_no_akut_on_ordinary_messages(engine: RuleEngine, text: str) -> None:
     assert "akut" not in engine.run(text).flags()
 
 
+@pytest.mark.parametrize("text", [
+    "Min vän blev stucken av en geting och läpparna svullnar",
+    "pappa andas inte ordentligt och går inte att väcka",
+    "Grannen ligger medvetslös i trappan",
+    "my friend got stung and her face is swelling up, what number do we call",
+    "he can't breathe properly after eating nuts",
+    "Mi hijo no respira bien",
+    "Mąż nie oddycha",
+    "Он без сознания",
+    "أخي فاقد الوعي",
+    "Babam bayıldı",
+])
+def test_someone_with_acute_symptoms_is_akut_and_sekretess(engine: RuleEngine,
+                                                          text: str) -> None:
+    """Danger to life or health in the sender's words: akut, and the symptoms are
+    health details about a person (sekretess)."""
+    result = engine.run(text)
+    assert {"akut", "sekretess"} <= result.flags()
+    assert "akut_medicinskt" in {hit.rule for hit in result.hits}
+
+
 def test_information_about_violence_is_sekretess_not_akut(engine: RuleEngine) -> None:
     flags = engine.run("Vilket stöd finns för den som utsatts för våld i nära relation?").flags()
     assert flags == {"sekretess"}
