@@ -11,7 +11,8 @@ sampled each second (at each quarter of the run: "flat" means no steady growth).
 
 ``SURGE_MESSAGES`` and ``SURGE_SECONDS`` (env) change the size and pace (the
 issue's 10× surge is ``SURGE_SECONDS=60``); ``SURGE_WORKERS`` sets the number of
-worker processes (default 2, four threads each); ``SURGE_DB=postgresql`` runs on a
+worker processes (default 2) and ``SURGE_THREADS`` their threads (default 1, as `kcs worker`);
+``SURGE_DB=postgresql`` runs on a
 private PostgreSQL cluster instead of SQLite (the scale-out runs);
 ``SURGE_RUN_THROUGH=0`` sets ``pipeline.run_through: false`` (every stage back
 through the broker) to compare with the default;
@@ -51,6 +52,7 @@ from common import (
 N = int(os.environ.get("SURGE_MESSAGES", "10000"))
 DURATION_S = float(os.environ.get("SURGE_SECONDS", "600"))
 WORKERS = int(os.environ.get("SURGE_WORKERS", "2"))
+THREADS = int(os.environ.get("SURGE_THREADS", "1"))
 DATABASE = os.environ.get("SURGE_DB", "sqlite")
 RUN_THROUGH = os.environ.get("SURGE_RUN_THROUGH", "1") != "0"
 NEAR_DUPLICATE_SHARE = 0.30
@@ -202,7 +204,7 @@ def main() -> None:
         "relay": subprocess.Popen([sys.executable, "-m", "ingest.cli", "relay"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
         "worker": subprocess.Popen([sys.executable, "-m", "ingest.cli", "worker", "--processes",
-                                    str(WORKERS), "--threads", "4"], env=env,
+                                    str(WORKERS), "--threads", str(THREADS)], env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
     }
     samples: dict[str, list[tuple[float, float]]] = defaultdict(list)
@@ -278,7 +280,7 @@ def main() -> None:
     print(f"{N} messages spread over {DURATION_S:.0f} s ({N / DURATION_S:.1f} msgs/s), "
           f"{SENDERS} concurrent SMTP senders, {len(per_sender)} distinct senders, {near} "
           f"near-duplicates ({near / N:.0%}); {db_name}, 1 SMTP process, relay, {WORKERS} "
-          f"worker processes × 4 threads, all on the machine's {os.cpu_count()} cores with "
+          f"worker processes × {THREADS} threads, all on the machine's {os.cpu_count()} cores with "
           f"the senders.\n")
     print("| figure | value |\n|---|---|")
     print(f"| SMTP accepted all {total} by | {sent['seconds']:.0f} s; lateness against the "

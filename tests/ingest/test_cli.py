@@ -72,3 +72,24 @@ def test_config_error_names_file_and_line(env: Path, monkeypatch: pytest.MonkeyP
     result = CliRunner().invoke(main, ["check-config"])
     assert result.exit_code != 0
     assert f"{config / 'kcs.yaml'}:2: smtp.port:" in result.output
+
+
+def test_a_worker_takes_one_thread_unless_its_stages_wait_on_the_network(make_settings) -> None:
+    """CPU work takes turns under one interpreter lock, so one thread a process; an SMTP
+    relay for acknowledgements or a clamd scan leaves time another thread can use."""
+    import dataclasses
+
+    from ingest.antivirus import VirusScanConfig
+    from ingest.cli import default_worker_threads
+    from ingest.config import RelayConfig
+
+    settings = make_settings()
+    assert default_worker_threads(settings) == 1
+
+    def changed(**kcs: object):
+        return dataclasses.replace(settings, kcs=settings.kcs.model_copy(update=kcs))
+
+    outbound = settings.kcs.outbound.model_copy(
+        update={"relay": RelayConfig(host="smtp.stockholm.se")})
+    assert default_worker_threads(changed(outbound=outbound)) == 4
+    assert default_worker_threads(changed(virus_scan=VirusScanConfig(enabled=True))) == 4
