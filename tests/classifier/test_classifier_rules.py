@@ -88,6 +88,23 @@ def test_someone_with_acute_symptoms_is_akut_and_sekretess(engine: RuleEngine,
     assert "akut_medicinskt" in {hit.rule for hit in result.hits}
 
 
+def test_a_child_who_can_get_out_unseen_is_akut(engine: RuleEngine) -> None:
+    result = engine.run("Grinden på förskolan går inte att stänga, i dag stod min son ute "
+                        "på gångvägen och ingen personal såg.")
+    assert "akut" in result.flags()
+    assert "akut_barn_utan_tillsyn" in {hit.rule for hit in result.hits}
+
+
+@pytest.mark.parametrize("text", [
+    "Min man halkade förra vintern och bröt höften, han låg inne i tre veckor.",
+    "Läkarintyget om min reumatism skickades i augusti.",
+    "Min fru är gravid i tionde veckan.",
+    "Jag bröt handleden och opererades på Södersjukhuset.",
+])
+def test_a_persons_health_is_sekretess(engine: RuleEngine, text: str) -> None:
+    assert "sekretess" in engine.run(text).flags()
+
+
 def test_information_about_violence_is_sekretess_not_akut(engine: RuleEngine) -> None:
     flags = engine.run("Vilket stöd finns för den som utsatts för våld i nära relation?").flags()
     assert flags == {"sekretess"}
