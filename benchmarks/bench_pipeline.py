@@ -10,11 +10,8 @@ sender), each on fresh state, in turn:
   in-memory broker. No worker, no Redis queue, no thread hand-off.
 - ``stage by stage``: the relay and ``kcs worker --processes P`` with
   ``pipeline.run_through: false``: every stage goes back to Redis and its own queue.
-- ``run through, 1 a message``: the worker that takes an item's first stage runs the
-  rest at once; the relay sends each new item as a message of its own
-  (``pipeline.batch_size: 1``).
-- ``run through`` (the default configuration): the same, with the relay handing new
-  items that wait together to a worker up to ``pipeline.batch_size`` a message.
+- ``run through`` (the default configuration): the worker that takes an item's first
+  stage runs the rest at once.
 
 The workers start with the trained model and are warmed up with one mail; then the N
 mails are taken in at once (durably, as SMTP would) and the clock runs until every
@@ -60,10 +57,7 @@ from common import (
     wait_until_done,
 )
 
-MODES = ("in-process", "stage by stage", "run through, 1 a message", "run through")
-_CONFIG_CHANGES = {"stage by stage": {"  run_through: true": "  run_through: false",
-                                      "  batch_size: 16": "  batch_size: 1"},
-                   "run through, 1 a message": {"  batch_size: 16": "  batch_size: 1"}}
+MODES = ("in-process", "stage by stage", "run through")
 
 
 def _latencies(rt: object, ids: list[str]) -> list[float]:
@@ -90,7 +84,8 @@ def run_once(mode: str, processes: int, raws: list[bytes], threads: int,
     configure(level="WARNING", process="bench", stream=open(os.devnull, "w"), force=True)  # noqa: SIM115
     redis_server = PrivateRedis()
     tmp = Path(tempfile.mkdtemp(prefix="kcs-bench-pipe-"))
-    config = config_copy(tmp / "config", _CONFIG_CHANGES.get(mode, {}))
+    config = config_copy(tmp / "config", {} if mode != "stage by stage" else
+                         {"  run_through: true": "  run_through: false"})
     extra = {"DATABASE_URL": postgres.create(f"kcs_{os.getpid()}_{time.time_ns()}")
              } if postgres else {}
     env = kcs_env(tmp / "var", config, redis_server.url, **extra)
@@ -154,7 +149,7 @@ def run_once(mode: str, processes: int, raws: list[bytes], threads: int,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=300)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2],
                         help="worker processes to measure each worker mode with")
     parser.add_argument("--db", nargs="+", choices=("sqlite", "postgresql"),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import uuid
 import weakref
-from collections.abc import Sequence
 from typing import Any
 
 import dramatiq
@@ -78,15 +77,11 @@ def redis_client(settings: Settings) -> redis.Redis:
                                 socket_connect_timeout=2)
 
 
-def outbox_message(outbox_id: int | Sequence[int], queue: str, actor: str,
-                   args: list[Any]) -> dramatiq.Message:
-    """A broker message whose id is fixed by its outbox row, or by the rows of a batch
-    (re-sends are recognisable)."""
-    key = (str(outbox_id) if isinstance(outbox_id, int)
-           else ",".join(str(i) for i in outbox_id))
+def outbox_message(outbox_id: int, queue: str, actor: str, args: list[Any]) -> dramatiq.Message:
+    """A broker message whose id is fixed by its outbox row (re-sends are recognisable)."""
     return dramatiq.Message(
         queue_name=queue, actor_name=actor, args=tuple(args), kwargs={}, options={},
-        message_id=str(uuid.uuid5(_NAMESPACE, f"outbox:{key}")),
+        message_id=str(uuid.uuid5(_NAMESPACE, f"outbox:{outbox_id}")),
     )
 
 

@@ -128,7 +128,6 @@ class PipelineConfig(_Strict):
     stall_after_s: float = Field(600.0, gt=0)
     akut_lane: bool = True
     run_through: bool = True
-    batch_size: int = Field(16, ge=1, le=500)
 
 
 class RelayConfig(_Strict):

@@ -61,10 +61,8 @@ from ingest.routing import place, route
 from ingest.stages import (
     AKUT_ACTOR,
     AKUT_PRIORITY,
-    BATCH_ACTOR,
     COLUMN,
     STAGES,
-    TERMINAL_STATES,
     actor_name,
     akut_queue,
     next_stage,
@@ -202,18 +200,6 @@ class Pipeline:
         actors["akut"] = declare(AKUT_ACTOR, akut_queue(self.queue), AKUT_PRIORITY,
                                  STAGES[0], True)
 
-        def batch(intake_ids: list[str]) -> None:
-            self.run_batch(intake_ids)
-
-        per_item = len(STAGES) if cfg.run_through else 1
-        actors["batch"] = dramatiq.actor(
-            batch, actor_name=BATCH_ACTOR, queue_name=stage_queue(self.queue, STAGES[0]),
-            priority=stage_priority(STAGES[0]), broker=self.broker,
-            max_retries=cfg.max_retries, min_backoff=cfg.min_backoff_ms,
-            max_backoff=cfg.max_backoff_ms,
-            time_limit=cfg.stage_time_limit_ms * per_item * cfg.batch_size,
-            on_retry_exhausted=DEAD_LETTER_ACTOR)
-
         def dead_letter(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
             self.record_dead_letter(message, retry_info)
 
@@ -226,12 +212,6 @@ class Pipeline:
                            ) -> None:
         """Retries ran out: keep the item visible to staff with a reason code."""
         args = message.get("args") or [None]
-        if isinstance(args[0], list):  # a batch: each item that did not get through
-            for intake_id in args[0]:
-                row = self.store.get_intake(intake_id)
-                if row is not None and row.state not in TERMINAL_STATES | {"review"}:
-                    self.record_dead_letter({**message, "args": [intake_id]}, retry_info)
-            return
         intake_id = args[0]
         # Stages run in order, so the one that failed is the first not stored, whether
         # its own actor or the akut lane (which runs them all) ran it.
@@ -266,34 +246,6 @@ class Pipeline:
                                                carried=carried)
             if outcome not in ("done", "skipped"):
                 return
-
-    def run_batch(self, intake_ids: list[str]) -> None:
-        """The first stage's actor for each of several new items, one after the other.
-
-        What the relay sends when new items wait together (``pipeline.batch_size``).
-        Each item runs exactly as its own message would (its stages, its commits); an
-        item whose stage fails is handed on alone, as a message of its own for the
-        first stage, so its retries and its dead letter are its own and the rest of
-        the batch goes on. Only if that hand-over fails (the database is down) does
-        the batch fail, to be retried whole: what was stored is skipped.
-        """
-        through = self.settings.kcs.pipeline.run_through
-        for intake_id in intake_ids:
-            try:
-                if through:
-                    self.run_from(STAGES[0], intake_id)
-                else:
-                    self.run_stage(STAGES[0], intake_id)
-            except Exception as exc:
-                log.warning("pipeline.batch_item_failed", intake_id=intake_id,
-                            error=type(exc).__name__)
-                self._hand_on_alone(intake_id)
-
-    def _hand_on_alone(self, intake_id: str) -> None:
-        with self.store.core_transaction() as conn:
-            row = self.store.insert_stage(conn, intake_id, self.queue, STAGES[0])
-        if enqueue_row(self.store, self.broker, row):
-            self.sent.add(row.id)
 
     def run_stage(self, stage: str, intake_id: str, *, inline_next: bool = False) -> str:
         """Run one stage for one item, at most once in effect (see module docstring).

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import dramatiq
 
@@ -22,7 +21,7 @@ from ingest.db import Outbox
 from ingest.logs import get_logger
 from ingest.model import as_utc, utcnow
 from ingest.pretriage import PreTriage
-from ingest.stages import AKUT_ACTOR, BATCH_ACTOR, START_ACTOR, akut_queue, next_stage
+from ingest.stages import AKUT_ACTOR, START_ACTOR, akut_queue, next_stage
 from ingest.store import Store
 
 log = get_logger("relay")
@@ -104,10 +103,8 @@ class Relay:
 
     def __init__(self, store: Store, broker: dramatiq.Broker, *, queue: str = "kcs.pipeline",
                  interval_s: float = 0.5, grace_s: float = 2.0, stall_s: float = 600.0,
-                 batch: int = 200, triage: PreTriage | None = None,
-                 batch_size: int = 1) -> None:
+                 batch: int = 200, triage: PreTriage | None = None) -> None:
         self.store = store
-        self.batch_size = batch_size
         self.broker = broker
         self.queue = queue
         self.triage = triage
@@ -145,49 +142,18 @@ class Relay:
         done: list[int] = []
         # The akut lane's rows first; all sent rows are marked in one commit at the end
         # (a crash before it re-sends them with the same message ids: stages skip copies).
-        for group, lane_row in self._groups(rows, on_lane, cutoff, include_fresh):
-            if not self._send(group, lane if lane_row else None):
-                log.warning("relay.broker_unavailable", outbox_id=group[0].id)
-                break
-            done.extend(row.id for row in group)
-        if done:
-            self.store.mark_outbox_sent(*done)
-        return len(done)
-
-    def _groups(self, rows: list[Outbox], on_lane: set[int], cutoff: datetime,
-                include_fresh: bool) -> Iterator[tuple[list[Outbox], bool]]:
-        """What to send, in order, as (rows, on the akut lane): the lane's rows first,
-        one by one; then the rest in order, new items (first-stage rows) gathered up to
-        ``batch_size`` a message, so a worker takes a surge's new mail in batches."""
-        waiting: list[Outbox] = []
         for row in sorted(rows, key=lambda r: r.id not in on_lane):
             fresh = as_utc(row.created_at) > cutoff
             if fresh and row.actor != START_ACTOR and not include_fresh:
                 continue
-            if row.id in on_lane or row.actor != START_ACTOR or self.batch_size == 1:
-                yield [row], row.id in on_lane
-                continue
-            waiting.append(row)
-            if len(waiting) == self.batch_size:
-                yield waiting, False
-                waiting = []
-        if waiting:
-            yield waiting, False
-
-    def _send(self, group: list[Outbox], lane: tuple[str, str] | None) -> bool:
-        if len(group) == 1:
-            return enqueue_row(self.store, self.broker, group[0], lane=lane)
-        message = outbox_message([row.id for row in group], group[0].queue, BATCH_ACTOR,
-                                 [[row.intake_id for row in group]])
-        try:
-            send_outbox_message(self.broker, message)
-        except Exception as exc:  # any broker failure: keep the rows, try later
-            metrics.RELAYED.labels(result="failed").inc(len(group))
-            for row in group:
-                self.store.mark_outbox_failed(row.id, f"{type(exc).__name__}: {exc}")
-            return False
-        metrics.RELAYED.labels(result="sent").inc(len(group))
-        return True
+            if not enqueue_row(self.store, self.broker, row,
+                               lane=lane if row.id in on_lane else None):
+                log.warning("relay.broker_unavailable", outbox_id=row.id)
+                break
+            done.append(row.id)
+        if done:
+            self.store.mark_outbox_sent(*done)
+        return len(done)
 
     def _akut(self, intake_ids: list[str]) -> set[str]:
         """The new items for the akut lane; none if the look itself fails (the items

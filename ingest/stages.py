@@ -38,9 +38,6 @@ def actor_name(stage: str) -> str:
 
 
 START_ACTOR = actor_name(STAGES[0])
-# New items taken together: the first stage's actor for each, one after the other
-# (``pipeline.batch_size``), on the first stage's queue and at its priority.
-BATCH_ACTOR = "kcs.batch"
 AKUT_ACTOR = "kcs.akut"
 AKUT_PRIORITY = 0  # below (before) every stage's priority
 

@@ -36,8 +36,7 @@ def running_pipeline(rt: Runtime, classifier: Any = None, *, stall_s: float = 60
     worker.start()
     stop = threading.Event()
     relay = Relay(rt.store, rt.broker, queue=rt.settings.kcs.pipeline.queue, interval_s=0.05,
-                  stall_s=stall_s, triage=PreTriage.from_settings(rt.settings, rt.store, rt.blobs),
-                  batch_size=rt.settings.kcs.pipeline.batch_size)
+                  stall_s=stall_s, triage=PreTriage.from_settings(rt.settings, rt.store, rt.blobs))
     thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
     thread.start()
     try:

@@ -26,7 +26,7 @@ from channels.email.smtp import IntakeHandler, make_controller
 from ingest.app import Runtime
 from ingest.contract import validator
 from ingest.db import Outbox
-from ingest.pipeline import PlaceholderClassifier, View
+from ingest.pipeline import View
 from ingest.stages import STAGES
 
 QUEUE = "kcs.triage"  # the placeholder classifier is always unsure
@@ -304,75 +304,3 @@ def test_under_a_backlog_items_finish_in_arrival_order_not_after_the_whole_backl
     assert untouched >= 40, f"only {untouched} of 80 not yet begun when the first was done"
     done_order = sorted(ids, key=lambda i: rt.store.get_intake(i).updated_at)
     assert done_order.index(ids[0]) < 10
-
-
-class ExplodingOn:
-    """A classifier that fails on messages containing ``word`` and is a placeholder
-    for the rest."""
-
-    def __init__(self, word: str) -> None:
-        self.word = word
-
-    def classify(self, subject: str, text: str, channel: str) -> dict:
-        if self.word in text:
-            raise RuntimeError("model file unreadable")
-        return PlaceholderClassifier().classify(subject, text, channel)
-
-
-def test_new_items_waiting_together_go_to_a_worker_in_batches(settings) -> None:
-    """A surge's new mail goes to the workers ``pipeline.batch_size`` items a message
-    (the broker's cost per message is paid once per batch); every item still ends
-    once, published once."""
-    settings = with_pipeline(settings, batch_size=4)
-    rt = Runtime.build(settings)
-    receipts = [rt.intake.accept(mail(n), email_meta()) for n in range(10)]
-    with running_pipeline(rt):
-        sent = enqueue_log(rt.broker)
-        for receipt in receipts:
-            assert wait_for_state(rt, receipt.intake_id) == "done"
-    batches = [arg for actor, _, arg in sent.sent if actor == "kcs.batch"]
-    assert [len(batch) for batch in batches] == [4, 4, 2]
-    assert sorted(i for batch in batches for i in batch) == sorted(r.intake_id for r in receipts)
-    assert not [actor for actor, _, _ in sent.sent if actor == "kcs.normalise"]
-    keys = [i["idempotency_key"] for i in downstream(settings.effective_redis_url(), QUEUE)]
-    assert sorted(keys) == sorted(f"kcs:{r.intake_id}" for r in receipts)
-
-
-def test_an_item_that_fails_in_a_batch_goes_on_alone_and_the_rest_finish(settings) -> None:
-    """One bad item must not hold up or fail the others taken with it: it is retried
-    alone and becomes a dead letter alone, at the stage that failed."""
-    settings = with_pipeline(settings, batch_size=8, max_retries=1, min_backoff_ms=10,
-                             max_backoff_ms=50)
-    rt = Runtime.build(settings)
-    receipts = [rt.intake.accept(mail(n, body="Hej, jag har en fråga om parkering."
-                                      if n != 2 else "Trasig modell-fråga."), email_meta())
-                for n in range(5)]
-    with running_pipeline(rt, ExplodingOn("modell")):
-        sent = enqueue_log(rt.broker)
-        states = {r.intake_id: wait_for_state(rt, r.intake_id) for r in receipts}
-    bad = receipts[2].intake_id
-    assert states.pop(bad) == "dead"
-    assert set(states.values()) == {"done"}
-    row = rt.store.get_intake(bad)
-    assert (row.reason_code, row.stage) == ("stage_failed", "classify")
-    assert [arg for actor, _, arg in sent.sent if actor == "kcs.batch"] == [
-        [r.intake_id for r in receipts]]
-    assert ("kcs.normalise", "kcs.pipeline", bad) in sent.sent  # handed on alone
-    items = [i["item_id"] for i in downstream(settings.effective_redis_url(), QUEUE)]
-    assert sorted(items) == sorted(states)
-
-
-def test_a_batch_whose_retries_ran_out_leaves_its_unfinished_items_dead(settings) -> None:
-    """The dead letter of a batch message names every item of it that did not get
-    through, and leaves the finished ones alone."""
-    rt = Runtime.build(settings)
-    pipeline = rt.pipeline()
-    finished = rt.intake.accept(mail(1), email_meta()).intake_id
-    pipeline.run_from(STAGES[0], finished)
-    stuck = rt.intake.accept(mail(2), email_meta()).intake_id
-    pipeline.record_dead_letter({"actor_name": "kcs.batch", "args": [[finished, stuck]],
-                                 "options": {"traceback": "OperationalError: disk I/O"}},
-                                {"retries": 5})
-    assert rt.store.get_intake(finished).state == "done"
-    row = rt.store.get_intake(stuck)
-    assert (row.state, row.reason_code, row.stage) == ("dead", "stage_failed", "normalise")
