@@ -149,7 +149,7 @@ def run_once(mode: str, processes: int, raws: list[bytes], threads: int,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=300)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2],
                         help="worker processes to measure each worker mode with")
     parser.add_argument("--db", nargs="+", choices=("sqlite", "postgresql"),
