@@ -165,7 +165,7 @@ def relay() -> None:
     except ConfigError as exc:
         raise click.ClickException(f"configuration error: {exc}") from exc
     Relay(rt.store, rt.broker, queue=cfg.queue, interval_s=cfg.relay_interval_s,
-          stall_s=cfg.stall_after_s, triage=triage, batch_size=cfg.batch_size).run(stop)
+          stall_s=cfg.stall_after_s, triage=triage).run(stop)
 
 
 @main.command()
