@@ -116,10 +116,10 @@ def default_worker_threads(settings: Settings) -> int:
     """One thread per worker process unless stages wait on the network.
 
     The stages are CPU work in one interpreter: a second thread only takes turns
-    with the first, and the turns cost (bench_pipeline, bench_surge: 2 processes × 1
-    thread did 14–16 % more items a second than 2 × 4, with less CPU per item and a
-    lower akut p99). An SMTP relay for acknowledgements or a clamd scan is waiting
-    that other threads can use, so then 4.
+    with the first, and the turns cost (bench_surge: 2 processes × 1 thread did 14 %
+    more items a second than 2 × 4, with less CPU per item and a lower akut p99).
+    An SMTP relay for acknowledgements or a clamd scan is waiting that other threads
+    can use, so then 4.
     """
     waits = settings.kcs.outbound.relay is not None or settings.kcs.virus_scan.enabled
     return 4 if waits else 1
