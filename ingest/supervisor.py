@@ -130,7 +130,10 @@ def run_all() -> None:
     if not settings.redis_url:
         private = PrivateRedis(settings.var_dir / "redis", settings.run_dir)
         env["REDIS_URL"] = private.start()
-    children = [Child("worker", ["worker"]), Child("relay", ["relay"]),
+    # One single-threaded worker process per core (ingest.cli.default_worker_threads),
+    # two at most here: the embedded setup is one box, and each process holds a model.
+    workers = str(min(2, os.cpu_count() or 1))
+    children = [Child("worker", ["worker", "--processes", workers]), Child("relay", ["relay"]),
                 Child("smtp", ["smtp"]), Child("web", ["web"])]
     if settings.kcs.imap.accounts:
         children.append(Child("imap", ["imap"]))
