@@ -11,7 +11,6 @@ Redis itself drops a copy of a message it still holds.
 from __future__ import annotations
 
 import uuid
-import weakref
 from typing import Any
 
 import dramatiq
@@ -34,15 +33,14 @@ _NAMESPACE = uuid.UUID("6f1d1f3e-4a7b-5c55-9a51-6b63732d6b63")
 # Dramatiq's own "enqueue" (brokers/redis/dispatch.lua) is HSET + RPUSH under a fresh
 # random id; this is the same pair under the message's own id, and only if Redis does
 # not hold that id yet.
-_ENQUEUE_ONCE = """
+# (Bytes: its SHA is then known without a client; each call names the broker's client.)
+_ENQUEUE_ONCE = Script(None, b"""
 if redis.call("hsetnx", KEYS[2], ARGV[1], ARGV[2]) == 1 then
     redis.call("rpush", KEYS[1], ARGV[1])
     return 1
 end
 return 0
-"""
-_enqueue_once_scripts: weakref.WeakKeyDictionary[RedisBroker, Script] = (
-    weakref.WeakKeyDictionary())
+""")  # type: ignore[arg-type]
 
 
 def broker_url(settings: Settings) -> str:
@@ -102,12 +100,9 @@ def send_outbox_message(broker: dramatiq.Broker, message: dramatiq.Message) -> b
         return True
     message = message.copy(options={"redis_message_id": message.message_id})
     broker.emit_before("enqueue", message, None)
-    script = _enqueue_once_scripts.get(broker)
-    if script is None:
-        script = _enqueue_once_scripts[broker] = broker.client.register_script(_ENQUEUE_ONCE)
     queue_key = f"{broker.namespace}:{message.queue_name}"
-    stored = script(keys=[queue_key, f"{queue_key}.msgs"],
-                    args=[message.message_id, message.encode()])
+    stored = _ENQUEUE_ONCE(keys=[queue_key, f"{queue_key}.msgs"],
+                           args=[message.message_id, message.encode()], client=broker.client)
     broker.emit_after("enqueue", message, None)
     return bool(stored)
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing
 
 from pipeline_support import downstream, email_meta, mail, running_pipeline, wait_for_state
 from tests_support import free_port
@@ -72,19 +71,9 @@ class ReplyLosingProxy:
         self.listener.close()
 
 
-@contextmanager
-def reply_losing_proxy(redis_port: int) -> Iterator[ReplyLosingProxy]:
-    """A ``ReplyLosingProxy`` for the test's duration."""
-    proxy = ReplyLosingProxy(redis_port)
-    try:
-        yield proxy
-    finally:
-        proxy.close()
-
-
 def test_a_send_whose_reply_was_lost_and_its_resend_leave_one_message(
         make_settings, redis_url, redis_server) -> None:
-    with reply_losing_proxy(redis_server.port) as proxy:
+    with closing(ReplyLosingProxy(redis_server.port)) as proxy:
         settings = make_settings(REDIS_URL=f"redis://127.0.0.1:{proxy.port}/0")
         rt = Runtime.build(settings)
         broker = make_broker(settings)
