@@ -50,6 +50,10 @@ def test_every_written_akut_case_is_caught(engine: RuleEngine,
     "Муж бьёт меня",
     "Kocam beni dövüyor",
     "Ninkayga ayaa i garaacay",
+    # said indirectly, the OCR'd letter without å/ä/ö included
+    "Jag har sparat pa mig tabletterna och ska inte vara till besvar for nagon langre",
+    "jag orkar inte längre, alla har det bättre utan mig",
+    "I have been saving my pills, everyone is better off without me",
 ])
 def test_akut_phrases(engine: RuleEngine, text: str) -> None:
     assert "akut" in engine.run(text).flags()
@@ -95,16 +99,6 @@ def test_a_child_who_can_get_out_unseen_is_akut(engine: RuleEngine) -> None:
     assert "akut_barn_utan_tillsyn" in {hit.rule for hit in result.hits}
 
 
-@pytest.mark.parametrize("text", [
-    "Min man halkade förra vintern och bröt höften, han låg inne i tre veckor.",
-    "Läkarintyget om min reumatism skickades i augusti.",
-    "Min fru är gravid i tionde veckan.",
-    "Jag bröt handleden och opererades på Södersjukhuset.",
-])
-def test_a_persons_health_is_sekretess(engine: RuleEngine, text: str) -> None:
-    assert "sekretess" in engine.run(text).flags()
-
-
 def test_information_about_violence_is_sekretess_not_akut(engine: RuleEngine) -> None:
     flags = engine.run("Vilket stöd finns för den som utsatts för våld i nära relation?").flags()
     assert flags == {"sekretess"}
@@ -113,6 +107,10 @@ def test_information_about_violence_is_sekretess_not_akut(engine: RuleEngine) ->
 @pytest.mark.parametrize("text", [
     "Min mamma har demens", "Jag har skyddad identitet", "Han får försörjningsstöd",
     "vår son har autism", "min pappa har cancer", "ansökan om personlig assistans",
+    "Min man halkade förra vintern och bröt höften, han låg inne i tre veckor.",
+    "Läkarintyget om min reumatism skickades i augusti.",
+    "Min fru är gravid i tionde veckan.",
+    "Jag bröt handleden och opererades på Södersjukhuset.",
 ])
 def test_sekretess_phrases(engine: RuleEngine, text: str) -> None:
     assert "sekretess" in engine.run(text).flags()
