@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,22 @@ def test_a_worker_takes_one_thread_unless_its_stages_wait_on_the_network(make_se
         update={"relay": RelayConfig(host="smtp.stockholm.se")})
     assert default_worker_threads(changed(outbound=outbound)) == 4
     assert default_worker_threads(changed(virus_scan=VirusScanConfig(enabled=True))) == 4
+
+
+def test_kcs_worker_hands_dramatiq_the_default_threads(env: Path, monkeypatch) -> None:
+    """What `kcs worker` without --threads starts: one thread a process here (no relay,
+    no clamd), and --threads wins when given."""
+    import dramatiq.cli
+
+    started: list[list[str]] = []
+
+    def dramatiq_main() -> int:
+        started.append(list(sys.argv))
+        return 0
+
+    monkeypatch.setattr(dramatiq.cli, "main", dramatiq_main)
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    for args in (["worker"], ["worker", "--threads", "3"]):
+        assert CliRunner().invoke(main, args).exit_code == 0
+    threads = [argv[argv.index("--threads") + 1] for argv in started]
+    assert threads == ["1", "3"]
